@@ -1,0 +1,1 @@
+"""ActivityPub protocol mechanics: keys, signatures, remote fetch, delivery; no application meaning."""

@@ -1,0 +1,1 @@
+"""The coopnode application: config, storage, HTTP routes, pages and the command line."""

@@ -1,0 +1,54 @@
+"""The aiohttp application: opens the database, builds the shared state, mounts every route."""
+
+from aiohttp import web
+
+from node import actor_routes, actors, pages, wellknown
+from node.cache import RenderCache
+from node.config import NodeConfig
+from node.db import Database
+from node.state import NODE, NodeState, state_of
+from node.urls import Urls
+from vocab.context import vocabulary_turtle
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(config: NodeConfig) -> web.Application:
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app.cleanup_ctx.append(_node_state(config))
+    wellknown.add_routes(app)
+    actor_routes.add_routes(app)
+    pages.add_routes(app)
+    app.router.add_get("/ns", vocabulary)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+def _node_state(config: NodeConfig):
+    async def context(app: web.Application):
+        db = await Database.open(config.database_path)
+        try:
+            await actors.ensure_instance_actor(db, config.node_name)
+            app[NODE] = NodeState(
+                config=config, db=db, urls=Urls(config.base_url), cache=RenderCache(db),
+                templates=pages.template_environment(),
+            )
+            yield
+        finally:
+            await db.close()
+
+    return context
+
+
+async def vocabulary(request: web.Request) -> web.Response:
+    """Our vocabulary (the ccn: namespace) in Turtle, as every node serves it."""
+    return web.Response(
+        text=vocabulary_turtle(), content_type="text/turtle", charset="utf-8",
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=86400"},
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    node = state_of(request)
+    hosted = await actors.count_active(node.db)
+    return web.json_response({"status": "ok", "actors": sum(hosted.values())})

@@ -1,0 +1,175 @@
+"""The node's configuration: node.toml in the data directory, validated, with errors a person can act on."""
+
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+CONFIG_FILENAME = "node.toml"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+# A DNS name or an IP address, optionally with a port (for local testing).
+DOMAIN_PATTERN = re.compile(
+    r"^(?P<host>[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"|\[[0-9a-f:.]+\])(:(?P<port>[0-9]{1,5}))?$"
+)
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    data_dir: Path
+    domain: str  # host[:port] that appears in every id; permanent once federating
+    scheme: str = "https"
+    dev: bool = False  # allows plain http and loopback/private peers
+    listen_host: str = DEFAULT_HOST
+    listen_port: int = DEFAULT_PORT
+    node_name: str = ""
+    node_description: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.domain}"
+
+    @property
+    def database_path(self) -> Path:
+        from node.db import DATABASE_FILENAME
+
+        return self.data_dir / DATABASE_FILENAME
+
+    def with_overrides(self, **changes) -> "NodeConfig":
+        config = replace(self, **{key: value for key, value in changes.items() if value is not None})
+        validate(config)
+        return config
+
+
+def normalise_domain(domain: str) -> str:
+    return domain.strip().lower().rstrip(".")
+
+
+def validate(config: NodeConfig) -> None:
+    match = DOMAIN_PATTERN.match(config.domain)
+    if not match:
+        raise ConfigError(
+            f"domain {config.domain!r} is not a host name: give the public host name, e.g. coop.example "
+            "(a port, as in localhost:8443, only for local testing)"
+        )
+    port = match.group("port")
+    if port is not None and not 0 < int(port) < 65536:
+        raise ConfigError(f"domain {config.domain!r} has an impossible port {port}")
+    if config.scheme not in ("https", "http"):
+        raise ConfigError(f"scheme must be https or http, not {config.scheme!r}")
+    if config.scheme == "http" and not config.dev:
+        raise ConfigError(
+            "plain http is for development only: set dev = true in node.toml (or pass --dev), "
+            "or use scheme = \"https\" behind a TLS proxy"
+        )
+    if not 0 <= config.listen_port < 65536:
+        raise ConfigError(f"port {config.listen_port} is outside 0-65535")
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def load(data_dir: Path) -> NodeConfig:
+    """Read and validate DATA_DIR/node.toml."""
+    if not data_dir.is_dir():
+        raise ConfigError(
+            f"data directory {data_dir} does not exist: create a node with "
+            f"'coopnode --data {data_dir} init --domain HOST --username NAME --name \"Display name\"'"
+        )
+    path = data_dir / CONFIG_FILENAME
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: is {data_dir} a coopnode data directory? ('coopnode init' makes one)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from error
+    return from_mapping(raw, data_dir, source=str(path))
+
+
+def from_mapping(raw: dict, data_dir: Path, source: str = "configuration") -> NodeConfig:
+    node = _table(raw, "node", source)
+    serve = _table(raw, "serve", source)
+    known = {"node": {"domain", "scheme", "dev", "name", "description"}, "serve": {"host", "port"}}
+    for section, table in (("node", node), ("serve", serve)):
+        unknown = set(table) - known[section]
+        if unknown:
+            raise ConfigError(f"{source}: unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")
+    for unknown_section in set(raw) - set(known):
+        raise ConfigError(f"{source}: unknown section [{unknown_section}]")
+    if "domain" not in node:
+        raise ConfigError(f"{source}: [node] domain is missing (the public host name of this node)")
+    config = NodeConfig(
+        data_dir=data_dir,
+        domain=normalise_domain(_typed(node, "domain", str, source)),
+        scheme=_typed(node, "scheme", str, source, "https"),
+        dev=_typed(node, "dev", bool, source, False),
+        node_name=_typed(node, "name", str, source, ""),
+        node_description=_typed(node, "description", str, source, ""),
+        listen_host=_typed(serve, "host", str, source, DEFAULT_HOST),
+        listen_port=_typed(serve, "port", int, source, DEFAULT_PORT),
+    )
+    try:
+        validate(config)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from error
+    return config
+
+
+def _table(raw: dict, name: str, source: str) -> dict:
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    return table
+
+
+def _typed(table: dict, key: str, kind: type, source: str, default=None):
+    if key not in table:
+        return default
+    value = table[key]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"{source}: {key} must be a {kind.__name__}, not {value!r}")
+    return value
+
+
+def render_toml(config: NodeConfig) -> str:
+    """The node.toml text for a config (written once by `init`; edit by hand afterwards)."""
+
+    def quoted(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return (
+        "# coopnode configuration. The domain is permanent once the node federates:\n"
+        "# other servers key their copies of your actors on it.\n"
+        "[node]\n"
+        f"domain = {quoted(config.domain)}\n"
+        f"scheme = {quoted(config.scheme)}\n"
+        f"dev = {'true' if config.dev else 'false'}   # true allows plain http and loopback/private peers\n"
+        f"name = {quoted(config.node_name)}\n"
+        f"description = {quoted(config.node_description)}\n"
+        "\n[serve]\n"
+        f"host = {quoted(config.listen_host)}\n"
+        f"port = {config.listen_port}\n"
+    )
+
+
+def write_new(config: NodeConfig) -> Path:
+    """Write node.toml into a new data directory; refuses to overwrite an existing node."""
+    validate(config)
+    path = config.data_dir / CONFIG_FILENAME
+    if path.exists():
+        raise ConfigError(f"{path} already exists: refusing to overwrite an existing node")
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_toml(config), encoding="utf-8")
+    return path

@@ -1,0 +1,108 @@
+"""The SQLite database: one aiosqlite connection, WAL, serialised write transactions, plain-SQL migrations."""
+
+import asyncio
+import sqlite3
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+DATABASE_FILENAME = "coopnode.sqlite3"
+
+PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+)
+
+
+class DatabaseError(Exception):
+    """The database file cannot be opened or migrated; the message says why."""
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every bundled migration, in order."""
+    scripts = []
+    for entry in (resources.files("node") / "migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            scripts.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(scripts)
+
+
+class Database:
+    """A connection with a write lock; reads run freely, writes go through `transaction()`."""
+
+    def __init__(self, connection: aiosqlite.Connection):
+        self.connection = connection
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> "Database":
+        try:
+            connection = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as error:
+            raise DatabaseError(f"cannot open the database {path}: {error}") from error
+        connection.row_factory = aiosqlite.Row
+        database = cls(connection)
+        try:
+            for pragma in PRAGMAS:
+                await connection.execute(pragma)
+            await database.migrate()
+        except (sqlite3.Error, DatabaseError) as error:
+            await connection.close()
+            if isinstance(error, DatabaseError):
+                raise
+            raise DatabaseError(f"cannot use the database {path}: {error}") from error
+        return database
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    async def migrate(self) -> None:
+        """Apply, in order, every bundled migration newer than the database's user_version."""
+        current = await self.scalar("PRAGMA user_version")
+        scripts = migration_scripts()
+        newest = scripts[-1][0] if scripts else 0
+        if current > newest:
+            raise DatabaseError(
+                f"the database is at schema version {current}, newer than this coopnode knows ({newest}); "
+                "upgrade coopnode"
+            )
+        for version, _name, sql in scripts:
+            if version > current:
+                async with self._write_lock:
+                    # executescript commits on its own; the version bump is part of the same script.
+                    await self.connection.executescript(
+                        f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+                    )
+
+    @asynccontextmanager
+    async def transaction(self):
+        """Serialised write transaction: commit on success, roll back on any error."""
+        async with self._write_lock:
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                await self.connection.execute("ROLLBACK")
+                raise
+            await self.connection.execute("COMMIT")
+
+    async def fetch_one(self, sql: str, parameters=()) -> aiosqlite.Row | None:
+        async with self.connection.execute(sql, parameters) as cursor:
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, parameters=()) -> list[aiosqlite.Row]:
+        async with self.connection.execute(sql, parameters) as cursor:
+            return list(await cursor.fetchall())
+
+    async def scalar(self, sql: str, parameters=()):
+        row = await self.fetch_one(sql, parameters)
+        return None if row is None else row[0]
+
+    async def data_version(self) -> int:
+        """Changes whenever another connection (another process) commits: lets caches notice CLI edits."""
+        return await self.scalar("PRAGMA data_version")

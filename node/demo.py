@@ -1,0 +1,66 @@
+"""The demo node: a throw-away data directory with a Preston hub and the real Preston co-ops, served at once."""
+
+import asyncio
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from node import actors, config as node_config, server
+from node.coops_import import import_coops
+from node.db import Database
+from node.urls import Urls
+from vocab.profile import Profile
+
+PRESTON_GSS = "E07000123"
+PRESTON_HUB = Profile(
+    username="preston",
+    name="Preston Co-operative Commons",
+    actor_type="Group",
+    summary=(
+        "Community wealth building in Preston: the council, the university and the hospital buy locally, "
+        "and worker co-ops form to supply them.\n\n"
+        "Follow this hub to see what Preston's co-ops need and offer."
+    ),
+    locality="Preston",
+    region="Lancashire",
+    country="GB",
+    latitude=53.7632,
+    longitude=-2.7031,
+    local_authority=PRESTON_GSS,
+)
+
+
+async def build(data_dir: Path, domain: str, port: int) -> node_config.NodeConfig:
+    """Create the demo node's data directory: config, hub, and the Preston co-ops as its members."""
+    config = node_config.NodeConfig(
+        data_dir=data_dir, domain=domain, scheme="http", dev=True, listen_port=port,
+        node_name="Preston co-op commons (demo)",
+        node_description="A demo coopnode: Preston's city hub and its co-operatives, from Co-operatives UK open data.",
+    )
+    node_config.write_new(config)
+    db = await Database.open(config.database_path)
+    try:
+        await actors.ensure_instance_actor(db, config.node_name)
+        hub = await actors.create(db, PRESTON_HUB)
+        sample = resources.files("node") / "data" / "preston-coops.csv"
+        with resources.as_file(sample) as sample_path:
+            await import_coops(
+                db, sample_path, member_of=[Urls(config.base_url).actor(hub.username)],
+                row_filter=lambda row: (row.get("Locality") or "").strip() == "Preston",
+            )
+    finally:
+        await db.close()
+    return config
+
+
+def run(host: str | None = None, port: int | None = None) -> int:
+    host = host or node_config.DEFAULT_HOST
+    port = port or node_config.DEFAULT_PORT
+    domain = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+    with tempfile.TemporaryDirectory(prefix="coopnode-demo-") as directory:
+        print("coopnode: building a demo node (nothing is kept when it stops)…", file=sys.stderr, flush=True)
+        config = asyncio.run(build(Path(directory), domain, port)).with_overrides(listen_host=host)
+        print(f"coopnode: open http://{domain}/ — the Preston hub is http://{domain}/@preston "
+              f"(Contains Co-operatives UK open data, licensed under ODC-By 1.0)", file=sys.stderr, flush=True)
+        return server.serve(config)

@@ -1,0 +1,95 @@
+"""Content negotiation: which representation of a resource an Accept header asks for."""
+
+from dataclasses import dataclass
+
+AS2_PROFILE = "https://www.w3.org/ns/activitystreams"
+ACTIVITY_JSON = "application/activity+json"
+LD_JSON_AS2 = f'application/ld+json; profile="{AS2_PROFILE}"'
+
+
+@dataclass(frozen=True)
+class Representation:
+    name: str  # "activity", "jsonld", "turtle", "html"
+    media_type: str  # the Content-Type sent back
+
+
+ACTIVITY = Representation("activity", ACTIVITY_JSON)
+ACTIVITY_AS_LD = Representation("activity", LD_JSON_AS2)
+JSONLD = Representation("jsonld", LD_JSON_AS2)
+TURTLE = Representation("turtle", "text/turtle; charset=utf-8")
+HTML = Representation("html", "text/html; charset=utf-8")
+
+# Server preference when a client rates several equally: browsers and curl's */* get the page.
+OFFERED = (
+    ("text", "html", None, HTML),
+    ("application", "activity+json", None, ACTIVITY),
+    ("application", "ld+json", AS2_PROFILE, ACTIVITY_AS_LD),
+    ("application", "ld+json", None, JSONLD),
+    ("text", "turtle", None, TURTLE),
+    ("application", "json", None, ACTIVITY),
+)
+
+
+@dataclass(frozen=True)
+class MediaRange:
+    type: str
+    subtype: str
+    profile: str | None
+    quality: float
+
+    def specificity(self, type_: str, subtype: str, profile: str | None) -> int:
+        """How precisely this range names the offer: -1 no match, higher = more specific."""
+        if self.type not in ("*", type_) or self.subtype not in ("*", subtype):
+            return -1
+        if self.profile is not None and self.profile != profile:
+            return -1
+        return (self.type != "*") + (self.subtype != "*") + (self.profile is not None)
+
+
+def parse_accept(header: str) -> list[MediaRange]:
+    ranges = []
+    for part in header.split(","):
+        pieces = [piece.strip() for piece in part.split(";")]
+        if not pieces[0] or "/" not in pieces[0]:
+            continue
+        type_, _, subtype = pieces[0].lower().partition("/")
+        quality, profile = 1.0, None
+        for parameter in pieces[1:]:
+            key, _, value = parameter.partition("=")
+            key, value = key.strip().lower(), value.strip().strip('"')
+            if key == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+            elif key == "profile":
+                # A profile parameter may list several space-separated IRIs.
+                profile = AS2_PROFILE if AS2_PROFILE in value.split() else value
+        ranges.append(MediaRange(type_, subtype, profile, quality))
+    return ranges
+
+
+def choose(accept_header: str | None, offered=OFFERED) -> Representation | None:
+    """The best representation for the header, or None when nothing offered is acceptable (406)."""
+    if not accept_header or not accept_header.strip():
+        return offered[0][3]
+    ranges = parse_accept(accept_header)
+    if not ranges:
+        return offered[0][3]
+    best, best_rank = None, (0.0, False)
+    for type_, subtype, profile, representation in offered:
+        matches = [(r.specificity(type_, subtype, profile), r.quality, r.profile == profile) for r in ranges]
+        matches = [match for match in matches if match[0] >= 0]
+        if not matches:
+            continue
+        _, quality, exact_profile = max(matches)  # the most specific matching range decides
+        # Among equal qualities an offer whose profile the client named exactly beats a looser fit,
+        # so plain application/ld+json gets the plain JSON-LD and not the AS2-profiled one.
+        rank = (quality, exact_profile)
+        if quality > 0 and rank > best_rank:
+            best, best_rank = representation, rank
+    return best
+
+
+def is_activitypub(representation: Representation) -> bool:
+    return representation.name == "activity"

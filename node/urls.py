@@ -1,0 +1,65 @@
+"""The node's URL layout: every IRI it mints, derived from the configured base URL."""
+
+from urllib.parse import quote
+
+from vocab.profile import ActorUrls
+
+INSTANCE_ACTOR_PATH = "/actor"
+
+
+class Urls:
+    def __init__(self, base_url: str):
+        self.base = base_url.rstrip("/")
+
+    def actor(self, username: str) -> str:
+        return f"{self.base}/actors/{quote(username)}"
+
+    def profile_page(self, username: str) -> str:
+        return f"{self.base}/@{quote(username)}"
+
+    @property
+    def instance_actor(self) -> str:
+        return self.base + INSTANCE_ACTOR_PATH
+
+    @property
+    def shared_inbox(self) -> str:
+        return self.base + "/inbox"
+
+    def actor_urls(self, username: str) -> ActorUrls:
+        actor_id = self.actor(username)
+        return ActorUrls(
+            id=actor_id,
+            inbox=f"{actor_id}/inbox",
+            outbox=f"{actor_id}/outbox",
+            followers=f"{actor_id}/followers",
+            following=f"{actor_id}/following",
+            featured=f"{actor_id}/featured",
+            needs=f"{actor_id}/needs",
+            offers=f"{actor_id}/offers",
+            profile_page=self.profile_page(username),
+            shared_inbox=self.shared_inbox,
+        )
+
+    def instance_actor_urls(self) -> ActorUrls:
+        actor_id = self.instance_actor
+        return ActorUrls(
+            id=actor_id,
+            inbox=f"{actor_id}/inbox",
+            outbox=f"{actor_id}/outbox",
+            followers=f"{actor_id}/followers",
+            following=f"{actor_id}/following",
+            featured=f"{actor_id}/featured",
+            needs=f"{actor_id}/needs",
+            offers=f"{actor_id}/offers",
+            profile_page=self.base + "/",
+            shared_inbox=self.shared_inbox,
+        )
+
+    def username_from_actor_iri(self, iri: str) -> str | None:
+        """The local username an actor IRI (or profile page URL) names, if it is one of ours."""
+        for prefix in (f"{self.base}/actors/", f"{self.base}/@"):
+            if iri.startswith(prefix):
+                rest = iri[len(prefix):]
+                if rest and "/" not in rest and "#" not in rest and "?" not in rest:
+                    return rest.lower()
+        return None

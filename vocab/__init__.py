@@ -1,0 +1,1 @@
+"""Vocabulary, JSON-LD contexts, models and JSON-LD/RDF bridging for coopnode; pure, no I/O beyond its own files."""
