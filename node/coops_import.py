@@ -2,6 +2,7 @@
 
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -88,7 +89,8 @@ def normalise_essglobal(iri: str) -> str:
 
 def username_for(name: str) -> str:
     """A mentionable handle from a co-op's name: 'The Preston Larder Limited' -> 'the_preston_larder'."""
-    words = re.sub(r"[^a-z0-9]+", " ", NAME_SUFFIXES.sub("", name.strip()).lower().replace("'", "")).split()
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    words = re.sub(r"[^a-z0-9]+", " ", NAME_SUFFIXES.sub("", ascii_name.strip()).lower().replace("'", "")).split()
     handle = ""
     for word in words:
         candidate = f"{handle}_{word}" if handle else word

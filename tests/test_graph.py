@@ -8,7 +8,7 @@ import pytest
 import rdflib
 from pyld import jsonld
 from rdflib import BNode, Literal, URIRef
-from rdflib.namespace import RDF, XSD
+from rdflib.namespace import RDF
 
 from vocab.context import AS2_CONTEXT_URL, AS2_NAMESPACE, CCN_NAMESPACE, SECURITY_CONTEXT_URL, coop_context
 from vocab.graph import canonicalised, expand, same_graph, to_graph, to_turtle, turtle_to_graph
@@ -21,6 +21,7 @@ SCHEMA = rdflib.Namespace("http://schema.org/")
 ESSGLOBAL = rdflib.Namespace("https://lod.coop/essglobal/2.1/vocab/")
 SEC = rdflib.Namespace("https://w3id.org/security#")
 LDP = rdflib.Namespace("http://www.w3.org/ns/ldp#")
+XSD = rdflib.Namespace("http://www.w3.org/2001/XMLSchema#")
 
 # 33 about the actor (3 types, 30 properties), 6 address, 5 location, 3 identifier,
 # 2 public key, 3 attachment, 1 endpoints.
@@ -184,6 +185,7 @@ def test_turtle_uses_readable_prefixes(profile):
     assert "ns1:" not in turtle
 
 
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
 def test_pyld_and_rdflib_jsonld_parsers_agree(profile):
     # rdflib's JSON-LD parser only ever sees the expanded form, which has no @context to fetch.
     import json

@@ -47,16 +47,17 @@ def expand(document: dict) -> list:
 
 
 def to_graph(document: dict) -> rdflib.Graph:
-    """The RDF graph of a JSON-LD document."""
-    # pyld turns the document into N-Quads and rdflib only parses those. pyld is the one JSON-LD
-    # processor of the project (our loader, JSON-LD 1.1 scoped contexts), and N-Quads leave rdflib
-    # nothing to interpret or fetch. rdflib's own JSON-LD parser on the expanded form gave the
-    # same graph for our documents, but it is a second JSON-LD implementation to keep in step.
+    """The RDF graph (default graph) of a JSON-LD document."""
+    # pyld converts to RDF and rdflib only parses the resulting N-Triples. pyld is the project's one
+    # JSON-LD processor (our loader, JSON-LD 1.1 scoped contexts), and N-Triples leave rdflib nothing
+    # to interpret or fetch. rdflib's own JSON-LD parser on the expanded form gave the same graph for
+    # our documents (tested), but it is a second JSON-LD implementation to keep in step.
     from pyld import jsonld
 
-    nquads = jsonld.to_rdf(document, jsonld_options(format="application/n-quads"))
+    dataset = jsonld.to_rdf(document, jsonld_options())
+    ntriples = jsonld.serialize_nquads({"@default": dataset.get("@default", [])})
     graph = new_graph()
-    graph.parse(data=nquads, format="nquads")
+    graph.parse(data=ntriples, format="nt")
     return graph
 
 

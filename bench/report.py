@@ -1,0 +1,71 @@
+"""Turning measurements into the results table (ratios against the same run's baseline) and a JSON record."""
+
+import statistics
+from dataclasses import dataclass
+
+THROUGHPUT_TARGET = 0.60
+STARTUP_TARGET_SECONDS = 1.5
+MEMORY_TARGET_MB = 80.0
+
+
+@dataclass(frozen=True)
+class Row:
+    measure: str
+    value: str
+    baseline: str
+    ratio: str
+    target: str
+    result: str
+
+
+def verdict(passed: bool | None) -> str:
+    return "info" if passed is None else ("PASS" if passed else "FAIL")
+
+
+def median_of(rounds: list[dict], key: str) -> float:
+    return statistics.median(result[key] for result in rounds)
+
+
+def throughput_rows(endpoints: dict) -> list[Row]:
+    rows = []
+    for endpoint in endpoints.values():
+        ours, bare = endpoint.rounds["coopnode"], endpoint.rounds["baseline"]
+        ratio = median_of(ours, "requests_per_second") / median_of(bare, "requests_per_second")
+        rows.append(Row(f"{endpoint.name} GET throughput (req/s, median)",
+                        f"{median_of(ours, 'requests_per_second'):.0f}",
+                        f"{median_of(bare, 'requests_per_second'):.0f}", f"{ratio:.0%}",
+                        f">= {THROUGHPUT_TARGET:.0%}", verdict(ratio >= THROUGHPUT_TARGET)))
+        cpu_ratio = median_of(bare, "server_cpu_us_per_request") / median_of(ours, "server_cpu_us_per_request")
+        rows.append(Row(f"  server CPU per {endpoint.name} (us/req; cpu share)",
+                        f"{median_of(ours, 'server_cpu_us_per_request'):.0f}; "
+                        f"{median_of(ours, 'server_cpu_share'):.0%}",
+                        f"{median_of(bare, 'server_cpu_us_per_request'):.0f}; "
+                        f"{median_of(bare, 'server_cpu_share'):.0%}",
+                        f"{cpu_ratio:.0%}", "(capacity cross-check)", verdict(None)))
+    return rows
+
+
+def startup_row(startup: dict) -> Row:
+    ours, bare = startup["coopnode_median"], startup["baseline_median"]
+    return Row(f"start-up to first 200 (s, median of {len(startup['coopnode_seconds'])})", f"{ours:.2f}",
+               f"{bare:.2f}", f"x{ours / bare:.1f}", f"<= {STARTUP_TARGET_SECONDS} s",
+               verdict(ours <= STARTUP_TARGET_SECONDS))
+
+
+def memory_row(memory: dict, hosted: int) -> Row:
+    ours, bare = memory["coopnode_kib"] / 1024, memory["baseline_kib"] / 1024
+    return Row(f"idle RSS, {hosted} co-ops (MB)", f"{ours:.1f}", f"{bare:.1f}", f"x{ours / bare:.1f}",
+               f"<= {MEMORY_TARGET_MB:.0f} MB", verdict(ours <= MEMORY_TARGET_MB))
+
+
+def format_table(rows: list[Row]) -> str:
+    header = Row("measure", "coopnode", "bare aiohttp", "ratio", "target", "result")
+    columns = list(zip(*[(r.measure, r.value, r.baseline, r.ratio, r.target, r.result) for r in [header, *rows]]))
+    widths = [max(len(cell) for cell in column) for column in columns]
+    lines = []
+    for index, row in enumerate([header, *rows]):
+        cells = (row.measure, row.value, row.baseline, row.ratio, row.target, row.result)
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)

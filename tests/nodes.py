@@ -1,0 +1,158 @@
+"""Test support: real nodes on loopback sockets (optionally HTTPS with a throw-away CA), made through the real APIs."""
+
+import datetime
+import ipaddress
+import socket
+import ssl
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from node import actors, config as node_config
+from node.app import create_app
+from node.db import Database
+from vocab.profile import Profile
+
+
+@dataclass
+class RunningNode:
+    config: node_config.NodeConfig
+    base_url: str
+
+    @property
+    def domain(self) -> str:
+        return self.config.domain
+
+
+def bound_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A listening socket on a free port, bound before the node is configured so its domain can name the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(128)
+    return sock
+
+
+async def create_node(data_dir: Path, domain: str, *, scheme: str = "http", profiles: list[Profile] = (),
+                      node_name: str = "Test node") -> node_config.NodeConfig:
+    config = node_config.NodeConfig(data_dir=data_dir, domain=domain, scheme=scheme, dev=True, node_name=node_name)
+    node_config.write_new(config)
+    db = await Database.open(config.database_path)
+    try:
+        await actors.ensure_instance_actor(db, node_name)
+        for profile in profiles:
+            await actors.create(db, profile)
+    finally:
+        await db.close()
+    return config
+
+
+@asynccontextmanager
+async def running_node(data_dir: Path, profiles=(), *, tls: "TestCertificates | None" = None,
+                       host: str = "127.0.0.1"):
+    """A node created in data_dir with the given actors, served on a loopback socket until the block ends.
+    `profiles` is a list, or a function of the node's base URL returning one (for IRIs that name the node)."""
+    sock = bound_socket(host)
+    port = sock.getsockname()[1]
+    domain = f"{tls.hostname if tls else host}:{port}"
+    scheme = "https" if tls else "http"
+    if callable(profiles):
+        profiles = profiles(f"{scheme}://{domain}")
+    config = await create_node(data_dir, domain, scheme=scheme, profiles=list(profiles))
+    runner = web.AppRunner(create_app(config), access_log=None)
+    await runner.setup()
+    site = web.SockSite(runner, sock, ssl_context=tls.server_context() if tls else None)
+    await site.start()
+    try:
+        yield RunningNode(config=config, base_url=f"{scheme}://{domain}")
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class TestCertificates:
+    """A throw-away CA and a server certificate for `hostname` (and 127.0.0.1), written as PEM files."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    hostname: str = "localhost"
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+def make_certificates(directory: Path, hostname: str = "localhost") -> TestCertificates:
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "coopnode test CA")])
+    ca_cert = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
+        .issuer_name(ca_name).public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    certificates = TestCertificates(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem",
+                                    hostname)
+    certificates.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    certificates.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    certificates.key_file.write_bytes(server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return certificates
+
+
+def preston_larder(**changes) -> Profile:
+    """A realistic co-op profile (from the Co-operatives UK open data row R024776)."""
+    fields = dict(
+        username="the_preston_larder", name="The Preston Larder Limited", legal_name="The Preston Larder Limited",
+        summary="A community food co-op.\n\nWe cook, teach and feed Preston.",
+        website="http://www.larder.org.uk", identifiers={"CUK": "R024776"},
+        same_as=["https://lod.coop/coops-uk/R024776"],
+        organisational_structure="https://lod.coop/essglobal/2.1/standard/organisational-structure/OS130",
+        base_membership_type="https://lod.coop/essglobal/2.1/standard/base-membership-type/BMT20",
+        primary_sector="https://lod.coop/essglobal/2.1/standard/activities-ica/ICA140",
+        sector="Education", ownership="Workers", legal_form="Society", sic2007="85590",
+        street_address="Unit 1, 37 Friargate", locality="Preston", region="Lancashire", postcode="PR1 1DD",
+        country="GB", latitude=53.760467, longitude=-2.70172, local_authority="E07000123",
+    )
+    fields.update(changes)
+    return Profile(**fields)
+
+
+def preston_hub(**changes) -> Profile:
+    fields = dict(username="preston", name="Preston Co-operative Commons", actor_type="Group",
+                  summary="Preston's community wealth building hub.", locality="Preston", country="GB",
+                  latitude=53.7632, longitude=-2.7031, local_authority="E07000123")
+    fields.update(changes)
+    return Profile(**fields)
