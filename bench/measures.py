@@ -104,13 +104,20 @@ class Endpoint:
     rounds: dict = field(default_factory=lambda: {"coopnode": [], "baseline": []})
 
 
-def load_round(port: int, endpoint: Endpoint, server_pid: int, seconds: float, concurrency: int) -> dict:
+@dataclass(frozen=True)
+class Load:
+    seconds: float
+    concurrency: int
+    client: str
+
+
+def load_round(port: int, endpoint: Endpoint, server_pid: int, load: Load) -> dict:
     command = [sys.executable, "-m", "bench.load", "--url", f"http://{LOOPBACK}:{port}{endpoint.target}",
-               "--length", str(endpoint.length), "--seconds", str(seconds), "--concurrency", str(concurrency),
-               "--server-pid", str(server_pid)]
+               "--length", str(endpoint.length), "--seconds", str(load.seconds),
+               "--concurrency", str(load.concurrency), "--client", load.client, "--server-pid", str(server_pid)]
     for name, value in endpoint.headers.items():
         command += ["--header", f"{name}: {value}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, stdin=subprocess.DEVNULL,
+    done = subprocess.run(command, capture_output=True, text=True, timeout=load.seconds + 60, stdin=subprocess.DEVNULL,
                           cwd=repository_root())
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr.strip()[-800:]}")
@@ -121,7 +128,7 @@ def load_round(port: int, endpoint: Endpoint, server_pid: int, seconds: float, c
 
 
 def throughput(processes: Processes, node: BenchNode, child: subprocess.Popen, scratch: Path, rounds: int,
-               seconds: float, concurrency: int) -> dict[str, Endpoint]:
+               load: Load) -> dict[str, Endpoint]:
     """Alternating rounds against the running node and a bare server answering the node's exact bytes."""
     targets = node_targets(node)
     endpoints, routes = {}, []
@@ -144,7 +151,7 @@ def throughput(processes: Processes, node: BenchNode, child: subprocess.Popen, s
             for endpoint in endpoints.values():
                 for server in order:
                     server_port, pid = servers[server]
-                    endpoint.rounds[server].append(load_round(server_port, endpoint, pid, seconds, concurrency))
+                    endpoint.rounds[server].append(load_round(server_port, endpoint, pid, load))
     finally:
         processes.stop(baseline)
     return endpoints

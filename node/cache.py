@@ -1,4 +1,4 @@
-"""Rendered responses kept in memory, dropped as soon as the database changes (also from another process)."""
+"""Rendered responses kept in memory, dropped when another process commits to the database (or on clear())."""
 
 import time
 from collections import OrderedDict
@@ -17,8 +17,9 @@ class Rendered:
 
 
 class RenderCache:
-    """An LRU of rendered bodies. `PRAGMA data_version` is checked at most every `recheck_seconds`,
-    so an edit made with the CLI while the server runs shows within that time."""
+    """An LRU of rendered bodies. `PRAGMA data_version` is checked at most every `recheck_seconds`, so an edit
+    made with the CLI while the server runs shows within that time. The version does not move for this
+    connection's own commits: code in the server process that writes must call `clear()`."""
 
     def __init__(self, db: Database, max_entries: int = 1024, recheck_seconds: float = 0.5,
                  clock: Callable[[], float] = time.monotonic):

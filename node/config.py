@@ -59,6 +59,9 @@ def validate(config: NodeConfig) -> None:
             f"domain {config.domain!r} is not a host name: give the public host name, e.g. coop.example "
             "(a port, as in localhost:8443, only for local testing)"
         )
+    host = match.group("host")
+    if host.startswith("[") and not is_ip_literal(host):
+        raise ConfigError(f"domain {config.domain!r} has an impossible IPv6 address {host}")
     port = match.group("port")
     if port is not None and not 0 < int(port) < 65536:
         raise ConfigError(f"domain {config.domain!r} has an impossible port {port}")
@@ -75,7 +78,7 @@ def validate(config: NodeConfig) -> None:
 
 def is_ip_literal(host: str) -> bool:
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
     except ValueError:
         return False
     return True
@@ -147,7 +150,14 @@ def render_toml(config: NodeConfig) -> str:
     """The node.toml text for a config (written once by `init`; edit by hand afterwards)."""
 
     def quoted(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        """A TOML basic string: backslash, quote and every control character escaped."""
+        escaped = "".join(
+            "\\" + character if character in '"\\'
+            else f"\\u{ord(character):04x}" if ord(character) < 0x20 or ord(character) == 0x7F
+            else character
+            for character in text
+        )
+        return f'"{escaped}"'
 
     return (
         "# coopnode configuration. The domain is permanent once the node federates:\n"

@@ -19,14 +19,19 @@ JSONLD = Representation("jsonld", LD_JSON_AS2)
 TURTLE = Representation("turtle", "text/turtle; charset=utf-8")
 HTML = Representation("html", "text/html; charset=utf-8")
 
-# Server preference when a client rates several equally: browsers and curl's */* get the page.
+ANY_PROFILE = "*"
+
+# (type, subtype, the profile parameters a range may carry (None: none given), representation), in server
+# preference when a client rates several equally: browsers and curl's */* get the page. The AS2-profiled JSON-LD
+# is only for clients that name the profile; activity+json implies it; other profiles are hints (RFC 6906) and
+# get plain JSON-LD.
 OFFERED = (
-    ("text", "html", None, HTML),
-    ("application", "activity+json", None, ACTIVITY),
-    ("application", "ld+json", AS2_PROFILE, ACTIVITY_AS_LD),
-    ("application", "ld+json", None, JSONLD),
-    ("text", "turtle", None, TURTLE),
-    ("application", "json", None, ACTIVITY),
+    ("text", "html", (None,), HTML),
+    ("application", "activity+json", (None, AS2_PROFILE), ACTIVITY),
+    ("application", "ld+json", (AS2_PROFILE,), ACTIVITY_AS_LD),
+    ("application", "ld+json", (None, ANY_PROFILE), JSONLD),
+    ("text", "turtle", (None,), TURTLE),
+    ("application", "json", (None,), ACTIVITY),
 )
 
 
@@ -37,13 +42,18 @@ class MediaRange:
     profile: str | None
     quality: float
 
-    def specificity(self, type_: str, subtype: str, profile: str | None) -> int:
+    def specificity(self, type_: str, subtype: str, profiles: tuple) -> int:
         """How precisely this range names the offer: -1 no match, higher = more specific."""
         if self.type not in ("*", type_) or self.subtype not in ("*", subtype):
             return -1
-        if self.profile is not None and self.profile != profile:
+        if self.profile is None:
+            if None not in profiles:
+                return -1
+        elif self.profile not in profiles and ANY_PROFILE not in profiles:
             return -1
-        return (self.type != "*") + (self.subtype != "*") + (self.profile is not None)
+        # A profile only adds precision where the offer names it; as a mere hint it counts for nothing.
+        named_profile = self.profile is not None and self.profile in profiles
+        return (self.type != "*") + (self.subtype != "*") + named_profile
 
 
 def parse_accept(header: str) -> list[MediaRange]:
@@ -76,18 +86,15 @@ def choose(accept_header: str | None, offered=OFFERED) -> Representation | None:
     ranges = parse_accept(accept_header)
     if not ranges:
         return offered[0][3]
-    best, best_rank = None, (0.0, False)
-    for type_, subtype, profile, representation in offered:
-        matches = [(r.specificity(type_, subtype, profile), r.quality, r.profile == profile) for r in ranges]
+    best, best_quality = None, 0.0
+    for type_, subtype, profiles, representation in offered:
+        matches = [(r.specificity(type_, subtype, profiles), r.quality) for r in ranges]
         matches = [match for match in matches if match[0] >= 0]
         if not matches:
             continue
-        _, quality, exact_profile = max(matches)  # the most specific matching range decides
-        # Among equal qualities an offer whose profile the client named exactly beats a looser fit,
-        # so plain application/ld+json gets the plain JSON-LD and not the AS2-profiled one.
-        rank = (quality, exact_profile)
-        if quality > 0 and rank > best_rank:
-            best, best_rank = representation, rank
+        quality = max(matches)[1]  # the most specific matching range decides
+        if quality > best_quality:
+            best, best_quality = representation, quality
     return best
 
 

@@ -57,6 +57,9 @@ class Urls:
 
     def username_from_actor_iri(self, iri: str) -> str | None:
         """The local username an actor IRI (or profile page URL) names, if it is one of ours."""
+        scheme, separator, rest = iri.partition("://")
+        host, slash, path = rest.partition("/")
+        iri = f"{scheme.lower()}{separator}{host.lower()}{slash}{path}"
         for prefix in (f"{self.base}/actors/", f"{self.base}/@"):
             if iri.startswith(prefix):
                 rest = iri[len(prefix):]

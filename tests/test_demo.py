@@ -1,0 +1,45 @@
+"""The demo node: `coopnode serve` with no data directory shows a Preston hub and real Preston co-ops at once."""
+
+import json
+import urllib.request
+
+from node import actors
+from node.db import Database
+from node.demo import build
+from processes import coopnode, free_port, stop, wait_for_200
+
+
+async def test_demo_hosts_the_preston_hub_and_its_coops(tmp_path):
+    config = await build(tmp_path / "demo", "127.0.0.1:8080", 8080)
+    db = await Database.open(config.database_path)
+    try:
+        hosted = await actors.list_active(db)
+    finally:
+        await db.close()
+    hubs = [actor for actor in hosted if actor.profile.actor_type == "Group"]
+    coops = [actor for actor in hosted if actor.profile.actor_type == "Organization"]
+    assert [hub.username for hub in hubs] == ["preston"]
+    assert len(coops) >= 5
+    assert all(coop.profile.locality == "Preston" for coop in coops)
+    assert all(coop.profile.member_of == ["http://127.0.0.1:8080/actors/preston"] for coop in coops)
+    assert "The Preston Larder Limited" in {coop.profile.name for coop in coops}
+    assert config.dev and config.scheme == "http"
+
+
+def test_serve_without_data_directory_runs_the_demo(tmp_path):
+    port = free_port()
+    process = coopnode("serve", "--port", port, cwd=tmp_path)
+    try:
+        wait_for_200(f"http://127.0.0.1:{port}/", process, timeout=60)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/actors/preston",
+                                         headers={"Accept": "application/activity+json"})
+        with urllib.request.urlopen(request) as response:
+            hub = json.load(response)
+        assert hub["type"] == "Group" and hub["id"] == f"http://127.0.0.1:{port}/actors/preston"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/@preston") as response:
+            page = response.read().decode()
+        assert "The Preston Larder Limited" in page
+    finally:
+        stderr = stop(process)
+    assert "ODC-By 1.0" in stderr
+    assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
