@@ -1,0 +1,31 @@
+"""The deploy files stay true to the code: the example config loads, the image copies every package."""
+
+import re
+import tomllib
+from pathlib import Path
+
+from node.config import from_mapping
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+DEPLOY = REPOSITORY / "deploy"
+
+
+def test_example_config_is_valid_and_complete():
+    raw = tomllib.loads((DEPLOY / "node.example.toml").read_text())
+    config = from_mapping(raw, Path("data"))
+    assert config.domain == "coop.example" and config.scheme == "https" and not config.dev
+    assert set(raw["node"]) == {"domain", "scheme", "dev", "name", "description"}
+    assert set(raw["serve"]) == {"host", "port"}
+
+
+def test_image_copies_every_package_the_project_installs():
+    packages = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.MULTILINE))
+    assert copied == set(packages)
+
+
+def test_proxies_keep_the_host_header_and_cap_bodies():
+    nginx = (DEPLOY / "nginx.conf.example").read_text()
+    assert "proxy_set_header Host $host;" in nginx and "client_max_body_size 1m;" in nginx
+    assert "max_size 1MB" in (DEPLOY / "Caddyfile").read_text()
