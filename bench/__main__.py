@@ -20,8 +20,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--coops", type=Path, default=DEFAULT_COOPS,
                         help="Co-operatives UK CSV (default: %(default)s, relative to the repository root)")
     parser.add_argument("--count", type=int, default=1000, help="co-ops to import (default: %(default)s)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per throughput round")
-    parser.add_argument("--rounds", type=int, default=4, help="throughput rounds per server and endpoint")
+    parser.add_argument("--seconds", type=float, default=1.5,
+                        help="measured seconds per throughput round (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=8,
+                        help="alternating throughput rounds per server and endpoint (default: %(default)s)")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections of the load generator")
     parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
                         help="load generator: raw HTTP/1.1 on asyncio streams (default; cheap enough to saturate the "
@@ -55,8 +57,8 @@ def measure(args: argparse.Namespace, scratch: Path, processes: Processes) -> di
     progress("idle memory")
     memory = measures.idle_memory(processes, node, child, args.idle)
     progress(f"throughput: {args.rounds} alternating rounds of {args.seconds:g} s per server and endpoint")
-    endpoints = measures.throughput(processes, node, child, scratch, args.rounds,
-                                    measures.Load(args.seconds, args.concurrency, args.client))
+    endpoints = measures.throughput(processes, node, child, scratch,
+                                    measures.Load(args.rounds, args.seconds, args.concurrency, args.client))
     processes.stop(child)
     return {"node": node, "startup": startup, "memory": memory, "endpoints": endpoints}
 

@@ -1,4 +1,4 @@
-"""Load generator process: keep-alive connections hammer one URL for a fixed time and print JSON results."""
+"""Load generator process: keep-alive connections take turns on each target for short alternating windows."""
 
 import argparse
 import asyncio
@@ -13,7 +13,9 @@ import aiohttp
 from bench.processes import cpu_seconds
 
 
-class Counters:
+class Window:
+    """Counters of one measured window on one target."""
+
     def __init__(self):
         self.measuring = False
         self.stopping = False
@@ -22,31 +24,47 @@ class Counters:
         self.latencies: list[float] = []
 
 
-async def worker(session: aiohttp.ClientSession, url: str, headers: dict, expected_status: int,
-                 expected_length: int, counters: Counters) -> None:
-    while not counters.stopping:
-        started = time.perf_counter()
-        try:
-            async with session.get(url, headers=headers, allow_redirects=False) as response:
-                body = await response.read()
-                ok = response.status == expected_status and len(body) == expected_length
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            ok = False
-            await asyncio.sleep(0.01)  # a refused or broken connection must not become a busy loop
-        if counters.measuring:
-            counters.requests += 1
-            counters.errors += not ok
-            counters.latencies.append(time.perf_counter() - started)
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection over asyncio streams: much cheaper per request than aiohttp's client,
+    so on a 2-core machine the server under test, not the load generator, is what runs out of CPU."""
+
+    def __init__(self, url: str, headers: dict):
+        parts = urlsplit(url)
+        self._address = (parts.hostname, parts.port)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
+        self._request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self._reader = self._writer = None
+
+    async def fetch(self) -> tuple[int, int]:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(*self._address)
+        self._writer.write(self._request)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        body = await self._reader.readexactly(content_length(head))
+        return int(head[9:12]), len(body)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
 
 
-def raw_request(url: str, headers: dict) -> bytes:
-    parts = urlsplit(url)
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+class AiohttpConnection:
+    """A request slot on an aiohttp ClientSession (keep-alive pool), for comparison with the raw client."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, headers: dict):
+        self._session, self._url, self._headers = session, url, headers
+
+    async def fetch(self) -> tuple[int, int]:
+        async with self._session.get(self._url, headers=self._headers, allow_redirects=False) as response:
+            return response.status, len(await response.read())
+
+    def close(self) -> None:
+        pass
 
 
-def response_length(head: bytes) -> int:
+def content_length(head: bytes) -> int:
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
@@ -54,90 +72,95 @@ def response_length(head: bytes) -> int:
     raise ValueError("a response without Content-Length")
 
 
-async def raw_worker(url: str, headers: dict, expected_status: int, expected_length: int,
-                     counters: Counters) -> None:
-    """One keep-alive HTTP/1.1 connection over asyncio streams: far cheaper per request than aiohttp's client,
-    so on a 2-core machine the server, not the load generator, is what saturates."""
-    parts, request = urlsplit(url), raw_request(url, headers)
-    writer = None
-    while not counters.stopping:
+async def worker(connection, expected: tuple[int, int], window: Window) -> None:
+    while not window.stopping:
         started = time.perf_counter()
         try:
-            if writer is None:
-                reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            body = await reader.readexactly(response_length(head))
-            ok = int(head[9:12]) == expected_status and len(body) == expected_length
-        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            ok = await connection.fetch() == expected
+        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                aiohttp.ClientError, asyncio.TimeoutError):
             ok = False
-            if writer is not None:
-                writer.close()
-            writer = None
-            await asyncio.sleep(0.01)
-        if counters.measuring:
-            counters.requests += 1
-            counters.errors += not ok
-            counters.latencies.append(time.perf_counter() - started)
-    if writer is not None:
-        writer.close()
+            connection.close()
+            await asyncio.sleep(0.01)  # a refused or broken connection must not become a busy loop
+        if window.measuring:
+            window.requests += 1
+            window.errors += not ok
+            window.latencies.append(time.perf_counter() - started)
 
 
-def snapshot(server_pid: int | None) -> tuple[float, float, float]:
-    server_cpu = cpu_seconds(server_pid) if server_pid else 0.0
-    return time.monotonic(), server_cpu, time.process_time()
+def snapshot(server_pid: int) -> tuple[float, float, float]:
+    return time.monotonic(), cpu_seconds(server_pid), time.process_time()
 
 
-async def run(args: argparse.Namespace) -> dict:
-    counters = Counters()
-    headers = dict(header.split(":", 1) for header in args.header)
-    headers = {name.strip(): value.strip() for name, value in headers.items()}
-    connector = aiohttp.TCPConnector(limit=args.concurrency, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
-        if args.client == "raw":
-            workers = [asyncio.create_task(raw_worker(args.url, headers, args.status, args.length, counters))
-                       for _ in range(args.concurrency)]
-        else:
-            workers = [asyncio.create_task(worker(session, args.url, headers, args.status, args.length, counters))
-                       for _ in range(args.concurrency)]
-        await asyncio.sleep(args.warmup)
-        counters.measuring = True
-        start = snapshot(args.server_pid)
-        await asyncio.sleep(args.seconds)
-        end = snapshot(args.server_pid)
-        counters.measuring = False
-        counters.stopping = True
-        await asyncio.wait(workers, timeout=15)
-    wall = end[0] - start[0]
-    latencies = sorted(counters.latencies) or [0.0]
+async def measure_window(connections: list, expected: tuple[int, int], server_pid: int, warmup: float,
+                         seconds: float) -> dict:
+    window = Window()
+    workers = [asyncio.create_task(worker(connection, expected, window)) for connection in connections]
+    await asyncio.sleep(warmup)
+    window.measuring = True
+    start = snapshot(server_pid)
+    await asyncio.sleep(seconds)
+    end = snapshot(server_pid)
+    window.measuring = False
+    window.stopping = True
+    await asyncio.wait(workers, timeout=15)
+    wall, server_cpu = end[0] - start[0], end[1] - start[1]
+    latencies = sorted(window.latencies) or [0.0]
     return {
-        "requests": counters.requests,
-        "errors": counters.errors,
+        "requests": window.requests,
+        "errors": window.errors,
         "seconds": wall,
-        "requests_per_second": counters.requests / wall,
+        "requests_per_second": window.requests / wall,
         "latency_p50_ms": 1000 * statistics.median(latencies),
         "latency_p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "server_cpu_share": (end[1] - start[1]) / wall,
-        "server_cpu_us_per_request": 1e6 * (end[1] - start[1]) / max(counters.requests, 1),
+        "server_cpu_share": server_cpu / wall,
+        "server_cpu_us_per_request": 1e6 * server_cpu / max(window.requests, 1),
         "client_cpu_share": (end[2] - start[2]) / wall,
     }
 
 
+async def run(args: argparse.Namespace) -> dict:
+    headers = {name.strip(): value.strip() for name, value in (h.split(":", 1) for h in args.header)}
+    expected = (args.status, args.length)
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency),
+                                      timeout=aiohttp.ClientTimeout(total=10), auto_decompress=False)
+                for _ in args.url]
+    pools = [[RawConnection(url, headers) if args.client == "raw" else AiohttpConnection(session, url, headers)
+              for _ in range(args.concurrency)] for url, session in zip(args.url, sessions)]
+    windows = []
+    try:
+        for number in range(args.windows):
+            order = list(range(len(args.url)))
+            if number % 2:
+                order.reverse()  # ABBA…: neither target always runs first
+            results = {index: await measure_window(pools[index], expected, args.server_pid[index], args.warmup,
+                                                    args.seconds) for index in order}
+            windows.append([results[index] for index in range(len(args.url))])
+    finally:
+        for connection in (connection for pool in pools for connection in pool):
+            connection.close()
+        for session in sessions:
+            await session.close()
+    return {"windows": windows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", action="append", required=True, help="a target (repeatable; http://127.0.0.1 only)")
+    parser.add_argument("--server-pid", action="append", type=int, required=True,
+                        help="the process serving each --url, in the same order (its CPU time is read)")
     parser.add_argument("--header", action="append", default=[], help="NAME: VALUE (repeatable)")
     parser.add_argument("--status", type=int, default=200, help="expected status")
     parser.add_argument("--length", type=int, required=True, help="expected body length in bytes")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
-                        help="raw: HTTP/1.1 over asyncio streams (default); aiohttp: ClientSession")
-    parser.add_argument("--warmup", type=float, default=0.5)
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--server-pid", type=int, help="read this process's CPU time around the measured window")
+    parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw")
+    parser.add_argument("--windows", type=int, default=4, help="measured windows per target")
+    parser.add_argument("--warmup", type=float, default=0.3, help="unmeasured seconds before each window")
+    parser.add_argument("--seconds", type=float, default=2.0, help="measured seconds per window")
     args = parser.parse_args()
-    if not args.url.startswith("http://127.0.0.1:"):
+    if len(args.url) != len(args.server_pid):
+        sys.exit("load: give one --server-pid per --url")
+    if not all(url.startswith("http://127.0.0.1:") for url in args.url):
         sys.exit("load: only http://127.0.0.1 targets")
     print(json.dumps(asyncio.run(run(args))))
 

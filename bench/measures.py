@@ -106,28 +106,36 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Load:
+    rounds: int
     seconds: float
     concurrency: int
     client: str
 
 
-def load_round(port: int, endpoint: Endpoint, server_pid: int, load: Load) -> dict:
-    command = [sys.executable, "-m", "bench.load", "--url", f"http://{LOOPBACK}:{port}{endpoint.target}",
-               "--length", str(endpoint.length), "--seconds", str(load.seconds),
-               "--concurrency", str(load.concurrency), "--client", load.client, "--server-pid", str(server_pid)]
+def alternating_rounds(servers: dict[str, tuple[int, int]], endpoint: Endpoint, load: Load) -> None:
+    """One load-generator process alternates between the servers (ABBA…) and fills `endpoint.rounds`."""
+    names = list(servers)
+    command = [sys.executable, "-m", "bench.load", "--length", str(endpoint.length), "--windows", str(load.rounds),
+               "--seconds", str(load.seconds), "--concurrency", str(load.concurrency), "--client", load.client]
+    for name in names:
+        port, pid = servers[name]
+        command += ["--url", f"http://{LOOPBACK}:{port}{endpoint.target}", "--server-pid", str(pid)]
     for name, value in endpoint.headers.items():
         command += ["--header", f"{name}: {value}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=load.seconds + 60, stdin=subprocess.DEVNULL,
+    budget = load.rounds * len(names) * (load.seconds + 5) + 30
+    done = subprocess.run(command, capture_output=True, text=True, timeout=budget, stdin=subprocess.DEVNULL,
                           cwd=repository_root())
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr.strip()[-800:]}")
-    result = json.loads(done.stdout)
-    if result["errors"]:
-        raise RuntimeError(f"{endpoint.name}: {result['errors']} of {result['requests']} responses were wrong")
-    return result
+    for window in json.loads(done.stdout)["windows"]:
+        for name, result in zip(names, window):
+            if result["errors"]:
+                raise RuntimeError(f"{endpoint.name} on {name}: {result['errors']} of {result['requests']} "
+                                   "responses had the wrong status or length")
+            endpoint.rounds[name].append(result)
 
 
-def throughput(processes: Processes, node: BenchNode, child: subprocess.Popen, scratch: Path, rounds: int,
+def throughput(processes: Processes, node: BenchNode, child: subprocess.Popen, scratch: Path,
                load: Load) -> dict[str, Endpoint]:
     """Alternating rounds against the running node and a bare server answering the node's exact bytes."""
     targets = node_targets(node)
@@ -145,13 +153,9 @@ def throughput(processes: Processes, node: BenchNode, child: subprocess.Popen, s
         wait_for_200(baseline, port, READY_TARGET, START_DEADLINE_SECONDS)
         for endpoint in endpoints.values():
             _check_same_response(node.port, port, endpoint)
-        servers = {"coopnode": (node.port, child.pid), "baseline": (port, baseline.pid)}
-        for round_number in range(rounds):
-            order = ("baseline", "coopnode") if round_number % 2 == 0 else ("coopnode", "baseline")
-            for endpoint in endpoints.values():
-                for server in order:
-                    server_port, pid = servers[server]
-                    endpoint.rounds[server].append(load_round(server_port, endpoint, pid, load))
+        servers = {"baseline": (port, baseline.pid), "coopnode": (node.port, child.pid)}
+        for endpoint in endpoints.values():
+            alternating_rounds(servers, endpoint, load)
     finally:
         processes.stop(baseline)
     return endpoints

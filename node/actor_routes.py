@@ -1,6 +1,7 @@
 """Actor documents and their collections, negotiated as AS2 JSON-LD, plain JSON-LD, Turtle or HTML."""
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from aiohttp import web
@@ -9,7 +10,7 @@ from node import actors, follows, objects, pages
 from node.actors import LocalActor
 from node.cache import Rendered
 from node.negotiation import ACTIVITY_JSON, TURTLE, Representation, choose
-from node.responses import CORS, json_bytes, rendered_json, to_response
+from node.responses import CORS, rendered_json, to_response
 from node.state import NodeState, state_of
 from vocab import collections
 from vocab.context import document_context
@@ -60,22 +61,21 @@ async def instance_actor(request: web.Request) -> web.Response:
 
 
 async def _render_actor(node: NodeState, username: str, representation: Representation) -> Rendered:
+    is_instance = username == actors.INSTANCE_USERNAME
     found = await actors.get(node.db, username)
-    if found is None or (username != found.username and username != actors.INSTANCE_USERNAME):
-        if found is not None:  # another spelling of a real name: point at the canonical URL
-            location = node.urls.actor(found.username)
-            return Rendered(b"", "text/plain", 301, {"Location": location})
+    if found is None:
         return await _not_found(node, representation, f"There is no actor named {username!r} on this node.")
+    if found.username != username:  # another spelling of a real name: point at the one true id
+        return Rendered(b"", "text/plain", 301, {"Location": node.urls.actor(found.username)})
     if found.is_deleted:
         return await _gone(node, found, representation)
-    is_instance = found.username == actors.INSTANCE_USERNAME
-    urls = node.urls.instance_actor_urls() if is_instance else node.urls.actor_urls(found.username)
-    profile = found.profile
-    if is_instance:
-        profile = _instance_profile(node, found)
-    published = datetime.fromtimestamp(found.created_at, timezone.utc)
     if representation.name == "html":
-        return await pages.actor_page(node, found, urls)
+        if is_instance:
+            return Rendered(b"", "text/plain", 302, {"Location": node.urls.base + "/"})
+        return await pages.actor_page(node, found, node.urls.actor_urls(found.username))
+    urls = node.urls.instance_actor_urls() if is_instance else node.urls.actor_urls(found.username)
+    profile = _instance_profile(node, found) if is_instance else found.profile
+    published = datetime.fromtimestamp(found.created_at, timezone.utc)
     document = actor_document(profile, urls, found.public_key_pem, published,
                               rich=representation.name in ("jsonld", "turtle"))
     if representation.name == "turtle":
@@ -84,8 +84,7 @@ async def _render_actor(node: NodeState, username: str, representation: Represen
 
 
 def _instance_profile(node: NodeState, found: LocalActor):
-    from dataclasses import replace
-
+    """The instance actor speaks for the server: its handle is the domain, its name the node's."""
     return replace(found.profile, username=node.config.domain,
                    name=node.config.node_name or found.profile.name,
                    summary=node.config.node_description or f"The coopnode server at {node.config.domain}.")

@@ -6,6 +6,8 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from node.db import DATABASE_FILENAME
+
 CONFIG_FILENAME = "node.toml"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -38,8 +40,6 @@ class NodeConfig:
 
     @property
     def database_path(self) -> Path:
-        from node.db import DATABASE_FILENAME
-
         return self.data_dir / DATABASE_FILENAME
 
     def with_overrides(self, **changes) -> "NodeConfig":

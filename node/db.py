@@ -51,11 +51,11 @@ class Database:
             for pragma in PRAGMAS:
                 await connection.execute(pragma)
             await database.migrate()
-        except (sqlite3.Error, DatabaseError) as error:
+        except BaseException as error:
             await connection.close()
-            if isinstance(error, DatabaseError):
-                raise
-            raise DatabaseError(f"cannot use the database {path}: {error}") from error
+            if isinstance(error, sqlite3.Error):
+                raise DatabaseError(f"cannot use the database {path}: {error}") from error
+            raise
         return database
 
     async def close(self) -> None:

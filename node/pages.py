@@ -62,8 +62,6 @@ async def home(request: web.Request) -> web.Response:
 
 async def actor_page(node: NodeState, actor: LocalActor, urls: ActorUrls) -> Rendered:
     profile = actor.profile
-    if actor.username == actors.INSTANCE_USERNAME:
-        raise web.HTTPFound(node.urls.base + "/")
     published = datetime.fromtimestamp(actor.created_at, timezone.utc)
     document = actor_document(profile, urls, actor.public_key_pem, published, rich=True)
     memberships = [await _actor_link(node, iri) for iri in profile.member_of]

@@ -26,22 +26,12 @@ class Urls:
         return self.base + "/inbox"
 
     def actor_urls(self, username: str) -> ActorUrls:
-        actor_id = self.actor(username)
-        return ActorUrls(
-            id=actor_id,
-            inbox=f"{actor_id}/inbox",
-            outbox=f"{actor_id}/outbox",
-            followers=f"{actor_id}/followers",
-            following=f"{actor_id}/following",
-            featured=f"{actor_id}/featured",
-            needs=f"{actor_id}/needs",
-            offers=f"{actor_id}/offers",
-            profile_page=self.profile_page(username),
-            shared_inbox=self.shared_inbox,
-        )
+        return self._parts_of(self.actor(username), self.profile_page(username))
 
     def instance_actor_urls(self) -> ActorUrls:
-        actor_id = self.instance_actor
+        return self._parts_of(self.instance_actor, self.base + "/")
+
+    def _parts_of(self, actor_id: str, profile_page: str) -> ActorUrls:
         return ActorUrls(
             id=actor_id,
             inbox=f"{actor_id}/inbox",
@@ -51,7 +41,7 @@ class Urls:
             featured=f"{actor_id}/featured",
             needs=f"{actor_id}/needs",
             offers=f"{actor_id}/offers",
-            profile_page=self.base + "/",
+            profile_page=profile_page,
             shared_inbox=self.shared_inbox,
         )
 

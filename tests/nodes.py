@@ -156,3 +156,13 @@ def preston_hub(**changes) -> Profile:
                   latitude=53.7632, longitude=-2.7031, local_authority="E07000123")
     fields.update(changes)
     return Profile(**fields)
+
+
+@asynccontextmanager
+async def node_database(node: RunningNode):
+    """The running node's database through a second connection, as the CLI would open it."""
+    db = await Database.open(node.config.database_path)
+    try:
+        yield db
+    finally:
+        await db.close()

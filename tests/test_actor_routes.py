@@ -8,7 +8,7 @@ from rdflib import Namespace, URIRef
 from rdflib.namespace import RDF
 
 from node import actors
-from node.db import Database
+from nodes import node_database
 from vocab.context import AS2_CONTEXT_URL, AS2_NAMESPACE
 from vocab.graph import to_graph, turtle_to_graph
 
@@ -113,11 +113,8 @@ async def test_other_spelling_redirects_to_the_canonical_id(preston_node, http):
 
 
 async def test_removed_actor_is_410_with_a_tombstone(preston_node, http):
-    db = await Database.open(preston_node.config.database_path)
-    try:
+    async with node_database(preston_node) as db:
         await actors.remove(db, "the_preston_larder")
-    finally:
-        await db.close()
     await asyncio.sleep(0.6)
     status, _, body = await fetch(http, f"{preston_node.base_url}/actors/the_preston_larder")
     assert status == 410
@@ -162,8 +159,7 @@ async def test_featured_lists_item_ids_inline(preston_node, http):
 
 
 async def test_following_pages_list_accepted_follows_and_followers_stay_private(preston_node, http):
-    db = await Database.open(preston_node.config.database_path)
-    try:
+    async with node_database(preston_node) as db:
         async with db.transaction() as connection:
             for number in range(25):
                 await connection.execute(
@@ -172,8 +168,6 @@ async def test_following_pages_list_accepted_follows_and_followers_stay_private(
                 await connection.execute(
                     "INSERT INTO followers (username, actor_iri, state, created_at) VALUES ('preston', ?, 'accepted', ?)",
                     (f"https://social.example/users/person{number}", number))
-    finally:
-        await db.close()
     await asyncio.sleep(0.6)
     base = f"{preston_node.base_url}/actors/preston"
     _, _, body = await fetch(http, f"{base}/following?page=1")

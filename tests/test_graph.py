@@ -18,6 +18,7 @@ ACTOR = "https://node.example/actors/preston_larder"
 AS = rdflib.Namespace(AS2_NAMESPACE)
 CCN = rdflib.Namespace(CCN_NAMESPACE)
 SCHEMA = rdflib.Namespace("http://schema.org/")
+MASTODON_SCHEMA = rdflib.Namespace("http://schema.org#")  # what Mastodon and Fedify read profile fields as
 ESSGLOBAL = rdflib.Namespace("https://lod.coop/essglobal/2.1/vocab/")
 SEC = rdflib.Namespace("https://w3id.org/security#")
 LDP = rdflib.Namespace("http://www.w3.org/ns/ldp#")
@@ -144,9 +145,10 @@ def test_profile_triples(profile):
 def test_property_value_attachment_and_identifier(profile):
     graph = to_graph(profile)
     attachment = the_object(graph, URIRef(ACTOR), AS.attachment)
-    assert (attachment, RDF.type, SCHEMA.PropertyValue) in graph
+    assert (attachment, RDF.type, MASTODON_SCHEMA.PropertyValue) in graph
     assert the_object(graph, attachment, AS.name) == Literal("Website")
-    assert the_object(graph, attachment, SCHEMA.value) == Literal(profile["attachment"][0]["value"])
+    assert the_object(graph, attachment, MASTODON_SCHEMA.value) == Literal(profile["attachment"][0]["value"])
+    assert (URIRef(f"{ACTOR}#id-cuk"), RDF.type, SCHEMA.PropertyValue) in graph  # identifiers: real schema.org
     identifier = URIRef(f"{ACTOR}#id-cuk")
     assert the_object(graph, identifier, SCHEMA.propertyID) == Literal("CUK")
     assert the_object(graph, identifier, SCHEMA.value) == Literal("R012345")

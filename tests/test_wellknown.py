@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from node import actors
-from node.db import Database
+from nodes import node_database
 
 ACTIVITY = "application/activity+json"
 
@@ -79,11 +79,8 @@ async def test_webfinger_errors(preston_node, http, resource, status):
 
 
 async def test_webfinger_gone_after_removal(preston_node, http):
-    db = await Database.open(preston_node.config.database_path)
-    try:
+    async with node_database(preston_node) as db:
         await actors.remove(db, "the_preston_larder")
-    finally:
-        await db.close()
     # The server's cache notices the other connection's commit within half a second.
     for _ in range(20):
         status, _, _ = await webfinger(http, preston_node, f"acct:the_preston_larder@{preston_node.domain}")
@@ -127,15 +124,12 @@ async def test_nodeinfo_discovery_and_document(preston_node, http):
 
 
 async def test_nodeinfo_counts_needs_and_offers(preston_node, http):
-    db = await Database.open(preston_node.config.database_path)
-    try:
+    async with node_database(preston_node) as db:
         async with db.transaction() as connection:
             for number, kind in enumerate(("need", "need", "offer")):
                 await connection.execute(
                     "INSERT INTO objects (iri, username, kind, json, created_at, updated_at) "
                     "VALUES (?, 'preston', ?, '{}', 0, 0)", (f"{preston_node.base_url}/o/{number}", kind))
-    finally:
-        await db.close()
     await asyncio.sleep(0.6)  # past the cache's recheck interval
     async with http.get(f"{preston_node.base_url}/nodeinfo/2.1") as response:
         info = await response.json(content_type=None)

@@ -22,6 +22,7 @@ TURTLE_PREFIXES = types.MappingProxyType({
     "as": AS2_NAMESPACE,
     "vf": "https://w3id.org/valueflows/ont/vf#",
     "schema": "http://schema.org/",
+    "mastodon-schema": "http://schema.org#",  # Mastodon's IRIs for profile fields (PropertyValue, value)
     "essglobal": "https://lod.coop/essglobal/2.1/vocab/",
     "ccn": CCN_NAMESPACE,
     "om2": "http://www.ontology-of-units-of-measure.org/resource/om-2/",
