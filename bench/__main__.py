@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(args, Path(scratch), processes)
     node = results["node"]
     rows = report.throughput_rows(results["endpoints"]) + [
-        report.startup_row(results["startup"]), report.memory_row(results["memory"], node.hosted)]
+        report.startup_row(results["startup"]), *report.memory_rows(results["memory"], node.hosted)]
     print(report.format_table(rows))
     print(f"\n{node.hosted} co-ops hosted ({node.rejected} rows rejected by the import), "
           f"{args.rounds} rounds x {args.seconds:g} s at concurrency {args.concurrency} ({args.client} client), "

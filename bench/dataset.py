@@ -31,7 +31,7 @@ class BenchNode:
 
 def coopnode(data_dir: Path, *arguments: str, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(coopnode_command() + ["--data", str(data_dir), *arguments], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
 
 
 def build(parent: Path, coops_csv: Path, count: int) -> BenchNode:

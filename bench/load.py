@@ -78,7 +78,7 @@ async def worker(connection, expected: tuple[int, int], window: Window) -> None:
         try:
             ok = await connection.fetch() == expected
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                aiohttp.ClientError, asyncio.TimeoutError):
+                aiohttp.ClientError, TimeoutError):
             ok = False
             connection.close()
             await asyncio.sleep(0.01)  # a refused or broken connection must not become a busy loop

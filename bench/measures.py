@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.dataset import BenchNode
-from bench.processes import LOOPBACK, Processes, free_port, get, repository_root, rss_kib, wait_for_200
+from bench.processes import (
+    LOOPBACK,
+    Processes,
+    free_port,
+    get,
+    repository_root,
+    rss_kib,
+    wait_for_200,
+)
 
 READY_TARGET = "/.well-known/nodeinfo"
 ACTIVITY_JSON = {"Accept": "application/activity+json"}
@@ -66,6 +74,7 @@ def fetch_ok(port: int, target: str, headers: dict) -> tuple[int, list, bytes]:
 
 def idle_memory(processes: Processes, node: BenchNode, child: subprocess.Popen, idle_seconds: float) -> dict:
     """RSS of a started node after one request to each visitor target and some idle time; the same for bare aiohttp."""
+    fresh_kib = rss_kib(child.pid)
     for target, headers in node_targets(node).values():
         fetch_ok(node.port, target, headers)
     time.sleep(idle_seconds)
@@ -79,7 +88,7 @@ def idle_memory(processes: Processes, node: BenchNode, child: subprocess.Popen, 
         baseline_kib = rss_kib(baseline.pid)
     finally:
         processes.stop(baseline)
-    return {"coopnode_kib": rss_kib(child.pid), "baseline_kib": baseline_kib}
+    return {"coopnode_kib": rss_kib(child.pid), "coopnode_fresh_kib": fresh_kib, "baseline_kib": baseline_kib}
 
 
 def exact_route(port: int, path: str, target: str, headers: dict) -> dict:
@@ -124,7 +133,7 @@ def alternating_rounds(servers: dict[str, tuple[int, int]], endpoint: Endpoint, 
         command += ["--header", f"{name}: {value}"]
     budget = load.rounds * len(names) * (load.seconds + 5) + 30
     done = subprocess.run(command, capture_output=True, text=True, timeout=budget, stdin=subprocess.DEVNULL,
-                          cwd=repository_root())
+                          cwd=repository_root(), check=False)
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr.strip()[-800:]}")
     for window in json.loads(done.stdout)["windows"]:

@@ -39,16 +39,13 @@ class Processes:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        for child in reversed(self._children):
+        for child in reversed(list(self._children)):  # stop() removes from the list
             self.stop(child)
 
     def start(self, name: str, command: list[str]) -> subprocess.Popen:
-        log = open(self._log_dir / f"{name}.log", "ab")
-        try:
+        with open(self._log_dir / f"{name}.log", "ab") as log:  # the child keeps its own copy of the descriptor
             child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True, cwd=repository_root())
-        finally:
-            log.close()
         child.bench_name = name
         self._children.append(child)
         return child

@@ -74,6 +74,27 @@ async def list_active(db: Database) -> list[LocalActor]:
     return [_from_row(row) for row in rows]
 
 
+@dataclass(frozen=True)
+class DirectoryEntry:
+    username: str
+    name: str
+    actor_type: str
+    locality: str
+    has_cuk_identifier: bool
+
+
+async def directory(db: Database) -> list[DirectoryEntry]:
+    """Every hosted actor's name and place, for listings: no full profiles, no keys."""
+    rows = await db.fetch_all(
+        "SELECT username, json_extract(profile_json, '$.name'), actor_type, "
+        "COALESCE(json_extract(profile_json, '$.locality'), ''), "
+        "json_extract(profile_json, '$.identifiers.CUK') IS NOT NULL "
+        "FROM actors WHERE deleted_at IS NULL AND username != ? ORDER BY 2 COLLATE NOCASE",
+        (INSTANCE_USERNAME,),
+    )
+    return [DirectoryEntry(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
+
+
 async def count_active(db: Database) -> dict[str, int]:
     """Hosted actors (not the instance actor) by type."""
     rows = await db.fetch_all(

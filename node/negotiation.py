@@ -1,5 +1,6 @@
 """Content negotiation: which representation of a resource an Accept header asks for."""
 
+import functools
 from dataclasses import dataclass
 
 AS2_PROFILE = "https://www.w3.org/ns/activitystreams"
@@ -79,8 +80,10 @@ def parse_accept(header: str) -> list[MediaRange]:
     return ranges
 
 
+@functools.lru_cache(maxsize=256)
 def choose(accept_header: str | None, offered=OFFERED) -> Representation | None:
-    """The best representation for the header, or None when nothing offered is acceptable (406)."""
+    """The best representation for the header, or None when nothing offered is acceptable (406).
+    Memoised: clients send a handful of distinct Accept headers, and parsing was half a cached GET's cost."""
     if not accept_header or not accept_header.strip():
         return offered[0][3]
     ranges = parse_accept(accept_header)

@@ -48,13 +48,13 @@ async def home(request: web.Request) -> web.Response:
     node = state_of(request)
 
     async def render() -> Rendered:
-        hosted = await actors.list_active(node.db)
-        hubs = [actor.profile for actor in hosted if actor.profile.actor_type == "Group"]
-        organisations = [actor.profile for actor in hosted if actor.profile.actor_type != "Group"]
+        hosted = await actors.directory(node.db)
+        hubs = [entry for entry in hosted if entry.actor_type == "Group"]
+        organisations = [entry for entry in hosted if entry.actor_type != "Group"]
         return _render(
             node, "home.html", hubs=hubs, organisations=organisations,
             description=node.config.node_description, urls=node.urls,
-            attribution=CUK_ATTRIBUTION if any("CUK" in p.identifiers for p in organisations) else "",
+            attribution=CUK_ATTRIBUTION if any(entry.has_cuk_identifier for entry in hosted) else "",
         )
 
     return to_response(await node.cache.get_or_render(("home",), render))

@@ -83,3 +83,16 @@ async def test_instance_actor_is_created_once_and_not_listed(db):
 async def test_lookup_is_case_insensitive(db):
     await actors.create(db, preston_hub())
     assert (await actors.get(db, "Preston")).username == "preston"
+
+
+async def test_directory_lists_names_without_loading_profiles(db):
+    await actors.ensure_instance_actor(db, "Node")
+    await actors.create(db, preston_larder())
+    await actors.create(db, preston_hub())
+    await actors.create(db, preston_hub(username="gone", name="Gone"))
+    await actors.remove(db, "gone")
+    entries = await actors.directory(db)
+    assert [(entry.username, entry.actor_type, entry.locality, entry.has_cuk_identifier) for entry in entries] == [
+        ("preston", "Group", "Preston", False),
+        ("the_preston_larder", "Organization", "Preston", True),
+    ]
