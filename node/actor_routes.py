@@ -1,7 +1,6 @@
 """Actor documents and their collections, negotiated as AS2 JSON-LD, plain JSON-LD, Turtle or HTML."""
 
 import asyncio
-from dataclasses import replace
 from datetime import datetime, timezone
 
 from aiohttp import web
@@ -9,12 +8,12 @@ from aiohttp import web
 from node import actors, follows, objects, pages
 from node.actors import LocalActor
 from node.cache import Rendered
+from node.documents import actor_as2
 from node.negotiation import ACTIVITY_JSON, TURTLE, Representation, choose
 from node.responses import CORS, rendered_json, to_response
 from node.state import NodeState, state_of
 from vocab import collections
 from vocab.context import document_context
-from vocab.profile import actor_document
 
 PAGE_SIZE = 20
 FEATURED_LIMIT = 50
@@ -73,21 +72,10 @@ async def _render_actor(node: NodeState, username: str, representation: Represen
         if is_instance:
             return Rendered(b"", "text/plain", 302, {"Location": node.urls.base + "/"})
         return await pages.actor_page(node, found, node.urls.actor_urls(found.username))
-    urls = node.urls.instance_actor_urls() if is_instance else node.urls.actor_urls(found.username)
-    profile = _instance_profile(node, found) if is_instance else found.profile
-    published = datetime.fromtimestamp(found.created_at, timezone.utc)
-    document = actor_document(profile, urls, found.public_key_pem, published,
-                              rich=representation.name in ("jsonld", "turtle"))
+    document = actor_as2(found, node.urls, node.config, rich=representation.name in ("jsonld", "turtle"))
     if representation.name == "turtle":
         return await turtle(document)
     return rendered_json(document, representation.media_type, 200, {**CORS, **ACTOR_CACHE})
-
-
-def _instance_profile(node: NodeState, found: LocalActor):
-    """The instance actor speaks for the server: its handle is the domain, its name the node's."""
-    return replace(found.profile, username=node.config.domain,
-                   name=node.config.node_name or found.profile.name,
-                   summary=node.config.node_description or f"The coopnode server at {node.config.domain}.")
 
 
 async def turtle(document: dict, status: int = 200) -> Rendered:

@@ -2,7 +2,8 @@
 
 from aiohttp import web
 
-from node import actor_routes, actors, pages, wellknown
+from node import actor_routes, actors, federation_runtime, inbox_routes, object_routes, pages, wellknown
+from node.authorized_fetch import authorized_fetch_middleware
 from node.cache import RenderCache
 from node.config import NodeConfig
 from node.db import Database
@@ -14,10 +15,13 @@ MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def create_app(config: NodeConfig) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    middlewares = [authorized_fetch_middleware] if config.authorized_fetch or config.federation_mode == "allowlist" else []
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
     app.cleanup_ctx.append(_node_state(config))
     wellknown.add_routes(app)
     actor_routes.add_routes(app)
+    object_routes.add_routes(app)
+    inbox_routes.add_routes(app)
     pages.add_routes(app)
     app.router.add_get("/ns", vocabulary)
     app.router.add_get("/healthz", health)
@@ -29,11 +33,15 @@ def _node_state(config: NodeConfig):
         db = await Database.open(config.database_path)
         try:
             await actors.ensure_instance_actor(db, config.node_name)
-            app[NODE] = NodeState(
-                config=config, db=db, urls=Urls(config.base_url), cache=RenderCache(db),
-                templates=pages.template_environment(),
-            )
-            yield
+            urls = Urls(config.base_url)
+            state = NodeState(config=config, db=db, urls=urls, cache=RenderCache(db),
+                              templates=pages.template_environment())
+            state.federation = await federation_runtime.start(config, db, urls)
+            app[NODE] = state
+            try:
+                yield
+            finally:
+                await federation_runtime.stop(state.federation)
         finally:
             await db.close()
 

@@ -33,6 +33,8 @@ class NodeConfig:
     listen_port: int = DEFAULT_PORT
     node_name: str = ""
     node_description: str = ""
+    federation_mode: str = "open"  # or "allowlist": only allowed domains federate
+    authorized_fetch: bool = False  # ActivityPub GETs must be signed (HTML and Turtle stay public)
 
     @property
     def base_url(self) -> str:
@@ -72,6 +74,8 @@ def validate(config: NodeConfig) -> None:
             "plain http is for development only: set dev = true in node.toml (or pass --dev), "
             "or use scheme = \"https\" behind a TLS proxy"
         )
+    if config.federation_mode not in ("open", "allowlist"):
+        raise ConfigError(f"federation mode must be \"open\" or \"allowlist\", not {config.federation_mode!r}")
     if not 0 <= config.listen_port < 65536:
         raise ConfigError(f"port {config.listen_port} is outside 0-65535")
 
@@ -104,8 +108,10 @@ def load(data_dir: Path) -> NodeConfig:
 def from_mapping(raw: dict, data_dir: Path, source: str = "configuration") -> NodeConfig:
     node = _table(raw, "node", source)
     serve = _table(raw, "serve", source)
-    known = {"node": {"domain", "scheme", "dev", "name", "description"}, "serve": {"host", "port"}}
-    for section, table in (("node", node), ("serve", serve)):
+    federation = _table(raw, "federation", source)
+    known = {"node": {"domain", "scheme", "dev", "name", "description"}, "serve": {"host", "port"},
+             "federation": {"mode", "authorized_fetch"}}
+    for section, table in (("node", node), ("serve", serve), ("federation", federation)):
         unknown = set(table) - known[section]
         if unknown:
             raise ConfigError(f"{source}: unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")
@@ -122,6 +128,8 @@ def from_mapping(raw: dict, data_dir: Path, source: str = "configuration") -> No
         node_description=_typed(node, "description", str, source, ""),
         listen_host=_typed(serve, "host", str, source, DEFAULT_HOST),
         listen_port=_typed(serve, "port", int, source, DEFAULT_PORT),
+        federation_mode=_typed(federation, "mode", str, source, "open"),
+        authorized_fetch=_typed(federation, "authorized_fetch", bool, source, False),
     )
     try:
         validate(config)
@@ -171,6 +179,9 @@ def render_toml(config: NodeConfig) -> str:
         "\n[serve]\n"
         f"host = {quoted(config.listen_host)}\n"
         f"port = {config.listen_port}\n"
+        "\n[federation]\n"
+        f"mode = {quoted(config.federation_mode)}   # \"open\", or \"allowlist\": only allowed domains federate\n"
+        f"authorized_fetch = {'true' if config.authorized_fetch else 'false'}   # require signed ActivityPub GETs\n"
     )
 
 

@@ -1,4 +1,4 @@
-"""Published objects (needs, offers) and the activities that announced them: owns `objects` and `outbox`."""
+"""Objects (ours and those peers sent) and the activities that announced ours: owns `objects` and `outbox`."""
 
 import json
 import time
@@ -77,3 +77,53 @@ async def outbox_page(db: Database, username: str, limit: int, offset: int) -> l
         (username, limit, offset),
     )
     return [json.loads(row[0]) for row in rows]
+
+
+async def get(db: Database, iri: str):
+    return await db.fetch_one(
+        "SELECT iri, username, kind, json, created_at, updated_at, deleted_at FROM objects WHERE iri = ?", (iri,))
+
+
+async def save_in(connection, *, iri: str, username: str | None, kind: str, document: dict, now: int) -> None:
+    """Insert or replace an object's authoritative JSON (ours when username is set, a peer's when None)."""
+    await connection.execute(
+        "INSERT INTO objects (iri, username, kind, json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(iri) DO UPDATE SET json = excluded.json, kind = excluded.kind, "
+        "updated_at = excluded.updated_at, deleted_at = NULL",
+        (iri, username, kind, json.dumps(document, ensure_ascii=False), now, now))
+
+
+async def tombstone_in(connection, iri: str, now: int) -> bool:
+    cursor = await connection.execute(
+        "UPDATE objects SET deleted_at = ? WHERE iri = ? AND deleted_at IS NULL", (now, iri))
+    return cursor.rowcount == 1
+
+
+async def tombstone_all_of_origin(db: Database, origin: str, now: int) -> int:
+    """Withdraw every stored object of a peer origin (its actor was deleted)."""
+    async with db.transaction() as connection:
+        cursor = await connection.execute(
+            "UPDATE objects SET deleted_at = ? WHERE username IS NULL AND deleted_at IS NULL "
+            "AND (iri = ? OR iri LIKE ? ESCAPE '\\')",
+            (now, origin, origin.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"))
+        return cursor.rowcount
+
+
+async def append_outbox_in(connection, *, activity: dict, username: str, object_iri: str | None,
+                           public: bool, now: int) -> None:
+    await connection.execute(
+        "INSERT OR IGNORE INTO outbox (activity_id, username, type, object_iri, json, is_public, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (activity["id"], username, activity["type"], object_iri, json.dumps(activity, ensure_ascii=False),
+         int(public), now))
+
+
+async def outbox_activity(db: Database, activity_id: str) -> dict | None:
+    document = await db.scalar("SELECT json FROM outbox WHERE activity_id = ? AND is_public = 1", (activity_id,))
+    return None if document is None else json.loads(document)
+
+
+async def list_owned(db: Database, username: str, kind: str) -> list:
+    return await db.fetch_all(
+        "SELECT iri, json, created_at FROM objects WHERE username = ? AND kind = ? AND deleted_at IS NULL "
+        "ORDER BY created_at DESC", (username, kind))

@@ -99,3 +99,12 @@ async def members_of(node: NodeState, hub_iri: str) -> list[tuple[str, str]]:
 async def error_page(node: NodeState, status: int, title: str, message: str) -> Rendered:
     rendered = _render(node, "error.html", status, title=title, message=message)
     return Rendered(rendered.body, rendered.content_type, status, {"Cache-Control": "public, max-age=60"})
+
+
+async def object_page(node: NodeState, document: dict) -> Rendered:
+    """One of our own posts. Its content is HTML we generated from escaped text, so it is shown as is."""
+    username = node.urls.username_from_actor_iri(document.get("attributedTo", "")) or ""
+    author = await actors.get(node.db, username)
+    return _render(node, "object.html", document=document, content=Markup(document.get("content", "")),
+                   author=author.profile if author else None,
+                   author_page=node.urls.profile_page(username), json_ld=embedded_json_ld(document))

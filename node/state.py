@@ -1,6 +1,7 @@
 """The one object the HTTP handlers share: config, database, URL layout, caches and templates."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jinja2
 from aiohttp import web
@@ -10,6 +11,9 @@ from node.config import NodeConfig
 from node.db import Database
 from node.urls import Urls
 
+if TYPE_CHECKING:
+    from node.federation_runtime import Federation
+
 
 @dataclass
 class NodeState:
@@ -18,6 +22,7 @@ class NodeState:
     urls: Urls
     cache: RenderCache
     templates: jinja2.Environment
+    federation: "Federation | None" = None
 
 
 NODE = web.AppKey("node", NodeState)

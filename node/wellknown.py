@@ -138,7 +138,7 @@ async def nodeinfo(request: web.Request) -> web.Response:
 async def nodeinfo_document(node: NodeState, version: str) -> dict:
     by_type = await actors.count_active(node.db)
     activity = await objects.activity_counts(node.db)
-    software = {"name": "coopnode", "version": _software_version()}
+    software = {"name": "coopnode", "version": software_version()}
     if version == "2.1":
         software["homepage"] = node.urls.base + "/"
     return {
@@ -168,7 +168,7 @@ async def nodeinfo_document(node: NodeState, version: str) -> dict:
     }
 
 
-def _software_version() -> str:
+def software_version() -> str:
     try:
         return metadata.version("coopnode")
     except metadata.PackageNotFoundError:

@@ -107,8 +107,13 @@ def test_non_utf8_file_is_reported_as_invalid_toml(tmp_path):
 
 
 def test_unknown_section_is_named(tmp_path):
-    message = config_error(tmp_path, '[node]\ndomain = "coop.example"\n[federation]\nrelay = "x"\n')
-    assert "unknown section [federation]" in message
+    message = config_error(tmp_path, '[node]\ndomain = "coop.example"\n[relays]\nrelay = "x"\n')
+    assert "unknown section [relays]" in message
+
+
+def test_federation_settings(tmp_path):
+    message = config_error(tmp_path, '[node]\ndomain = "coop.example"\n[federation]\nmode = "closed"\n')
+    assert "federation mode" in message and "allowlist" in message
 
 
 def test_unknown_key_is_named_with_its_section(tmp_path):

@@ -16,6 +16,7 @@ def test_example_config_is_valid_and_complete():
     assert config.domain == "coop.example" and config.scheme == "https" and not config.dev
     assert set(raw["node"]) == {"domain", "scheme", "dev", "name", "description"}
     assert set(raw["serve"]) == {"host", "port"}
+    assert set(raw["federation"]) == {"mode", "authorized_fetch"}
 
 
 def test_image_copies_every_package_the_project_installs():

@@ -1,0 +1,416 @@
+"""All outbound HTTP of the node: guarded, signed, size- and time-limited GETs, WebFinger and inbox POSTs."""
+
+import asyncio
+import errno
+import json
+import os
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+from aiohttp.helpers import parse_mimetype
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from federation.addresses import ForbiddenAddress, check_url, guarded_connector
+from federation.http_signatures import SignatureScheme, sign
+
+AS2_PROFILE = "https://www.w3.org/ns/activitystreams"
+AS2_ACCEPT = f'application/activity+json, application/ld+json; profile="{AS2_PROFILE}"'
+AS2_CONTENT_TYPE = "application/activity+json"
+JRD_ACCEPT = "application/jrd+json, application/json"
+MAX_REDIRECTS = 3
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ERROR_BODY_BYTES = 1024
+CONNECTION_LIMIT = 64
+CONNECTIONS_PER_HOST = 4
+READ_CHUNK_BYTES = 65536
+NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ForbiddenAddress)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Whose key signs a request: the keyId to announce and the PEM private key."""
+
+    key_id: str
+    private_pem: str
+
+
+class FetchError(Exception):
+    """A fetch failed; `reason` says why in words a person can act on."""
+
+    def __init__(self, reason: str, *, status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+    @property
+    def gone(self) -> bool:
+        return self.status == 410
+
+
+class Unreachable(FetchError):
+    """The server could not be reached at all (DNS, connection, TLS, timeout): no HTTP answer."""
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What became of one POST: the HTTP status (None when no answer came), Retry-After and an error text."""
+
+    status: int | None
+    retry_after: float | None
+    error: str | None
+    scheme: SignatureScheme
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class _Response:
+    url: str
+    status: int
+    headers: CIMultiDictProxy
+    body: bytes
+
+
+def same_origin(first: str, second: str) -> bool:
+    """True when both URLs have the same scheme, host and port (FEP-fe34 origin)."""
+    return _origin(first) is not None and _origin(first) == _origin(second)
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return None
+    if not parsed.absolute or not parsed.raw_host:
+        return None
+    return parsed.scheme.lower(), parsed.raw_host.lower(), parsed.port
+
+
+def outgoing_ssl_context() -> ssl.SSLContext:
+    """Trust the system store and, in addition, the CA file named by SSL_CERT_FILE (which OpenSSL would
+    otherwise use *instead* of the system file)."""
+    context = ssl.create_default_context()
+    defaults = ssl.get_default_verify_paths()
+    if defaults.openssl_cafile and os.path.isfile(defaults.openssl_cafile):
+        context.load_verify_locations(cafile=defaults.openssl_cafile)
+    if defaults.openssl_capath and os.path.isdir(defaults.openssl_capath):
+        context.load_verify_locations(capath=defaults.openssl_capath)
+    extra = os.environ.get("SSL_CERT_FILE")
+    if extra:
+        try:
+            context.load_verify_locations(cafile=extra)
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(f"SSL_CERT_FILE names {extra}, which is not a readable PEM CA bundle: {error}") from None
+    return context
+
+
+def describe_size(byte_count: int) -> str:
+    if byte_count % 1_048_576 == 0:
+        return f"{byte_count // 1_048_576} MB"
+    if byte_count % 1024 == 0:
+        return f"{byte_count // 1024} kB"
+    return f"{byte_count} bytes"
+
+
+class FederationClient:
+    """One aiohttp session for every outbound request; use `async with` or start()/close()."""
+
+    def __init__(self, *, user_agent: str, allow_private: bool, allow_http: bool, connect_timeout: float = 5.0,
+                 total_timeout: float = 30.0, max_body_bytes: int = 1_048_576):
+        self.user_agent = user_agent
+        self.allow_private = allow_private
+        self.allow_http = allow_http
+        self.connect_timeout = connect_timeout
+        self.total_timeout = total_timeout
+        self.max_body_bytes = max_body_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is not None:
+            return
+        connector = guarded_connector(
+            allow_private=self.allow_private, ssl=outgoing_ssl_context(),
+            limit=CONNECTION_LIMIT, limit_per_host=CONNECTIONS_PER_HOST,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": self.user_agent},
+            timeout=aiohttp.ClientTimeout(
+                total=self.total_timeout, connect=self.connect_timeout, sock_connect=self.connect_timeout),
+            auto_decompress=True,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def __aenter__(self) -> "FederationClient":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------ GET
+
+    async def fetch_json(self, url: str, *, signer: Signer | None,
+                         scheme: SignatureScheme = SignatureScheme.CAVAGE) -> dict:
+        """The AS2 document at url (signed GET when signer is given); FetchError on any failure."""
+        response = await self._get(url, accept=AS2_ACCEPT, signer=signer, scheme=scheme)
+        _require_as2_content_type(response)
+        document = _json_object(response)
+        _require_same_origin_id(document, response.url)
+        return document
+
+    async def webfinger(self, handle: str) -> str:
+        """The actor IRI that WebFinger gives for `@user@host` or `user@host`."""
+        user, host = _split_handle(handle)
+        document = await self._webfinger_document(user, host)
+        return _actor_link(document, handle)
+
+    async def _webfinger_document(self, user: str, host: str) -> dict:
+        schemes = ("https", "http") if self.allow_http else ("https",)
+        for index, url_scheme in enumerate(schemes):
+            url = str(URL.build(scheme=url_scheme, authority=host, path="/.well-known/webfinger",
+                                query={"resource": f"acct:{user}@{host}"}))
+            try:
+                response = await self._get(url, accept=JRD_ACCEPT, signer=None, scheme=SignatureScheme.CAVAGE)
+            except Unreachable:
+                if index + 1 == len(schemes):
+                    raise
+                continue
+            return _json_object(response)
+        raise AssertionError("unreachable")
+
+    async def _get(self, url: str, *, accept: str, signer: Signer | None, scheme: SignatureScheme) -> _Response:
+        """GET with redirects followed by hand (each hop checked and signed afresh); 200 required."""
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = await self._get_once(current, accept=accept, signer=signer, scheme=scheme)
+            if response.status not in REDIRECT_STATUSES:
+                if response.status != 200:
+                    raise _status_error("GET", current, response.status, response.body)
+                return response
+            current = _redirect_target(current, response)
+        raise FetchError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
+
+    async def _get_once(self, url: str, *, accept: str, signer: Signer | None,
+                        scheme: SignatureScheme) -> _Response:
+        headers = {"Accept": accept}
+        try:
+            check_url(url, allow_private=self.allow_private, allow_http=self.allow_http)
+            if signer is not None:
+                headers = _signed(scheme, "GET", url, headers, None, signer)
+            async with self._require_session().get(url, headers=headers, allow_redirects=False) as response:
+                if response.status == 200:
+                    body = await self._read_capped(response, url)
+                else:
+                    body = await _read_prefix(response, ERROR_BODY_BYTES)
+                return _Response(url=url, status=response.status, headers=response.headers, body=body)
+        except NETWORK_ERRORS as error:
+            raise _unreachable("GET", url, error, self.total_timeout) from error
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        limit = self.max_body_bytes
+        declared = response.content_length
+        if declared is not None and declared > limit:
+            raise FetchError(f"GET {url}: response larger than {describe_size(limit)} ({declared} bytes declared)")
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
+            body += chunk
+            if len(body) > limit:
+                raise FetchError(f"GET {url}: response larger than {describe_size(limit)}")
+        return bytes(body)
+
+    # ------------------------------------------------------------ POST
+
+    async def post(self, url: str, body: bytes, *, signer: Signer, scheme: SignatureScheme) -> PostResult:
+        """POST an activity, signed now; never raises for network or HTTP failures."""
+        headers = {"Content-Type": AS2_CONTENT_TYPE}
+        try:
+            check_url(url, allow_private=self.allow_private, allow_http=self.allow_http)
+            headers = _signed(scheme, "POST", url, headers, body, signer)
+            async with self._require_session().post(url, data=body, headers=headers,
+                                                    allow_redirects=False) as response:
+                return await _post_result(response, scheme)
+        except NETWORK_ERRORS as error:
+            reason = _unreachable("POST", url, error, self.total_timeout).reason
+            return PostResult(status=None, retry_after=None, error=reason, scheme=scheme)
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("FederationClient is not started: use `async with` or await start() first")
+        return self._session
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _signed(scheme: SignatureScheme, method: str, url: str, headers: dict[str, str], body: bytes | None,
+            signer: Signer) -> dict[str, str]:
+    signed = sign(scheme, method, url, headers, body, key_id=signer.key_id, private_pem=signer.private_pem,
+                  now=datetime.now(timezone.utc))
+    return {**headers, **signed}
+
+
+async def _read_prefix(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    prefix = bytearray()
+    while len(prefix) < limit:
+        chunk = await response.content.read(limit - len(prefix))
+        if not chunk:
+            break
+        prefix += chunk
+    return bytes(prefix)
+
+
+def _describe_body(body: bytes) -> str:
+    return " ".join(body.decode("utf-8", "replace").split())[:ERROR_BODY_BYTES]
+
+
+def _status_error(method: str, url: str, status: int, body: bytes) -> FetchError:
+    what = "gone (410): the resource was deleted" if status == 410 else f"HTTP {status}"
+    detail = _describe_body(body)
+    return FetchError(f"{method} {url}: {what}" + (f": {detail}" if detail else ""), status=status)
+
+
+def _redirect_target(url: str, response: _Response) -> str:
+    location = response.headers.get("Location")
+    if not location:
+        raise FetchError(f"GET {url}: HTTP {response.status} redirect without a Location", status=response.status)
+    try:
+        return str(URL(url).join(URL(location)))
+    except ValueError:
+        raise FetchError(f"GET {url}: redirect to an invalid Location {location[:200]!r}") from None
+
+
+async def _post_result(response: aiohttp.ClientResponse, scheme: SignatureScheme) -> PostResult:
+    status = response.status
+    retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
+    error = None
+    if not 200 <= status < 300:
+        detail = _describe_body(await _read_prefix(response, ERROR_BODY_BYTES))
+        error = f"HTTP {status}" + (f": {detail}" if detail else "")
+    return PostResult(status=status, retry_after=retry_after, error=error, scheme=scheme)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _require_as2_content_type(response: _Response) -> None:
+    header = response.headers.get("Content-Type", "")
+    if not is_as2_media_type(header):
+        raise FetchError(
+            f"GET {response.url}: content type {header or '(none)'!r} is not ActivityStreams "
+            f"(expected application/activity+json or application/ld+json with the ActivityStreams profile)",
+            status=response.status,
+        )
+
+
+def is_as2_media_type(value: object) -> bool:
+    """application/activity+json, or application/ld+json with the ActivityStreams profile."""
+    if not isinstance(value, str):
+        return False
+    mimetype = parse_mimetype(value)
+    kind = f"{mimetype.type}/{mimetype.subtype}" + (f"+{mimetype.suffix}" if mimetype.suffix else "")
+    if kind.lower() == "application/activity+json":
+        return True
+    return kind.lower() == "application/ld+json" and AS2_PROFILE in mimetype.parameters.get("profile", "").split()
+
+
+def _json_object(response: _Response) -> dict:
+    try:
+        document = json.loads(response.body)
+    except (ValueError, UnicodeDecodeError):
+        raise FetchError(f"GET {response.url}: the response is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise FetchError(f"GET {response.url}: the response is JSON but not an object")
+    return document
+
+
+def _require_same_origin_id(document: dict, url: str) -> None:
+    document_id = document.get("id")
+    if not isinstance(document_id, str):
+        raise FetchError(f"GET {url}: the document has no id")
+    if not same_origin(document_id, url):
+        raise FetchError(f"GET {url}: the document's id {document_id[:200]} is on another origin; not trusted")
+
+
+def _split_handle(handle: str) -> tuple[str, str]:
+    user, _, host = handle.strip().removeprefix("@").partition("@")
+    if not user or not host or "@" in host or "/" in host or "/" in user or any(c.isspace() for c in handle.strip()):
+        raise FetchError(f"{handle!r} is not a handle like @user@host")
+    return user, host.lower()
+
+
+def _actor_link(document: dict, handle: str) -> str:
+    links = document.get("links")
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("rel") == "self" and is_as2_media_type(link.get("type")):
+            href = link.get("href")
+            if isinstance(href, str) and href:
+                return href
+    raise FetchError(f"WebFinger for {handle}: no ActivityPub actor link (rel=self) in the answer")
+
+
+def _forbidden_in(error: BaseException) -> ForbiddenAddress | None:
+    """The ForbiddenAddress behind an error, however aiohttp wrapped it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ForbiddenAddress):
+            return error
+        seen.add(id(error))
+        nested = next((arg for arg in getattr(error, "args", ()) if isinstance(arg, ForbiddenAddress)), None)
+        error = nested or error.__cause__ or error.__context__ or getattr(error, "os_error", None)
+    return None
+
+
+def _unreachable(method: str, url: str, error: BaseException, total_timeout: float) -> FetchError:
+    forbidden = _forbidden_in(error)
+    if forbidden is not None:
+        return FetchError(f"{method} {url}: {forbidden.reason}")
+    return Unreachable(f"{method} {url}: {_network_reason(error, total_timeout)}")
+
+
+def _network_reason(error: BaseException, total_timeout: float) -> str:
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return "timed out while connecting"
+    if isinstance(error, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return f"no complete answer within {total_timeout:g} seconds (timed out)"
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        return (f"the TLS certificate is not trusted ({error.certificate_error}); "
+                "for a private CA, point SSL_CERT_FILE at its PEM file")
+    if isinstance(error, aiohttp.ClientSSLError):
+        return f"TLS handshake failed ({getattr(error, 'os_error', error)})"
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return "the host name does not resolve"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        if error.os_error.errno == errno.ECONNREFUSED or isinstance(error.os_error, ConnectionRefusedError):
+            return "connection refused (is the server running on that port?)"
+        return f"cannot connect ({error.os_error.strerror or error.os_error})"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without answering"
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return "the response body was cut off or malformed"
+    if isinstance(error, aiohttp.InvalidURL):
+        return "not a valid URL"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,278 @@
+"""The inbox: checks and stores each inbound activity before its 202, and the worker that hands them on.
+Owns the `inbox` table."""
+
+import asyncio
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from federation import http_signatures, remote_actors
+from federation.client import FetchError, Signer
+from federation.signatures import SignatureError
+from vocab.as2 import host_of, id_of, nesting_depth, origin_of
+
+log = logging.getLogger(__name__)
+
+MAX_DEPTH = 32
+ACTIVITY_MEDIA_TYPES = ("application/activity+json", "application/ld+json", "application/json")
+LEASE_SECONDS = 300
+GIVE_UP_AFTER_SECONDS = 6 * 3600
+BATCH = 32
+
+
+class Rejected(Exception):
+    """An inbound request refused with an HTTP status and a reason the sender (and the log) can read."""
+
+    def __init__(self, status: int, reason: str):
+        self.status, self.reason = status, reason
+        super().__init__(reason)
+
+
+class InvalidActivity(Exception):
+    """Raised by a handler for an activity that will never be processable: marked failed at once, not retried."""
+
+
+@dataclass
+class InboxContext:
+    """What the inbox needs from the application, and nothing more."""
+
+    db: object
+    client: object
+    domain: str  # our host[:port], as ids carry it
+    base_url: str
+    instance_signer: Signer
+    is_allowed: Callable[[str], Awaitable[bool]]  # domain policy for a host
+    on_stored: Callable[[], None]  # wakes the inbox worker
+    clock: Callable[[], float] = time.time
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+async def receive(request: web.Request, recipient: str | None, context: InboxContext) -> web.Response:
+    """Check one POSTed activity; store it durably and answer 202, or answer 4xx with the reason."""
+    try:
+        await _receive(request, recipient, context)
+    except _Silenced:
+        return web.json_response({"status": "accepted"}, status=202)
+    except Rejected as rejected:
+        log.info("inbox refused a request from %s: %s (%s)", request.remote, rejected.reason, rejected.status)
+        return _refuse(rejected.status, rejected.reason)
+    return web.json_response({"status": "accepted"}, status=202)
+
+
+async def _receive(request: web.Request, recipient: str | None, context: InboxContext) -> None:
+    media_type = request.content_type.lower()
+    if media_type not in ACTIVITY_MEDIA_TYPES:
+        raise Rejected(415, f"expected application/activity+json, not {media_type or 'no content type'}")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise Rejected(413, "the body is larger than 1 MB") from None
+    activity = parse_activity(body)
+    activity_id, actor = activity["id"], id_of(activity["actor"])
+    key_id = _key_id(request)
+    if not (await context.is_allowed(host_of(actor)) and await context.is_allowed(host_of(key_id))):
+        raise _Silenced()
+    if activity["type"] == "Delete" and id_of(activity.get("object")) == actor \
+            and await remote_actors.get(context.db, actor) is None:
+        raise _Silenced()  # an account we never knew is gone: nothing to fetch, nothing to do
+    owner = await _verified_key_owner(request, body, key_id, context)
+    if owner.iri != actor:
+        raise Rejected(401, f"the signing key belongs to {owner.iri}, not to the activity's actor {actor}")
+    check_origins(activity, actor, context.base_url)
+    await store(context.db, activity, recipient, int(context.clock()))
+    context.on_stored()
+
+
+class _Silenced(Rejected):
+    """Blocked domain or irrelevant: the sender gets a 202 and nothing is stored or fetched."""
+
+    def __init__(self):
+        super().__init__(202, "accepted")
+
+
+async def signed_request_actor(request: web.Request, context: InboxContext):
+    """The allowed remote actor that signed this (bodiless) request, for authorized fetch; Rejected otherwise."""
+    key_id = _key_id(request)
+    if not await context.is_allowed(host_of(key_id)):
+        raise Rejected(403, f"{host_of(key_id)} is not allowed to fetch from this node")
+    return await _verified_key_owner(request, None, key_id, context)
+
+
+def parse_activity(body: bytes) -> dict:
+    try:
+        activity = json.loads(body)
+    except (ValueError, RecursionError):
+        raise Rejected(400, "the body is not JSON") from None
+    if not isinstance(activity, dict):
+        raise Rejected(400, "the body is not a JSON object")
+    if nesting_depth(activity, MAX_DEPTH) > MAX_DEPTH:
+        raise Rejected(400, f"the activity nests deeper than {MAX_DEPTH} levels")
+    for name in ("id", "type", "actor"):
+        if name not in activity:
+            raise Rejected(400, f"the activity has no {name}")
+    if not isinstance(activity["id"], str) or not activity["id"].startswith(("https://", "http://")):
+        raise Rejected(400, "the activity id is not an http(s) IRI")
+    if not isinstance(activity["type"], str):
+        raise Rejected(400, "the activity type is not a string")
+    actor = id_of(activity["actor"])
+    if not actor or not actor.startswith(("https://", "http://")):
+        raise Rejected(400, "the activity's actor is not an http(s) IRI")
+    return activity
+
+
+def _key_id(request: web.Request) -> str:
+    try:
+        key_id = http_signatures.key_id_of(request.headers)
+    except SignatureError as error:
+        raise Rejected(401, str(error)) from None
+    if not key_id.startswith(("https://", "http://")):
+        raise Rejected(401, "the signature's keyId is not an http(s) IRI")
+    return key_id
+
+
+async def _verified_key_owner(request: web.Request, body: bytes | None, key_id: str, context: InboxContext):
+    """The actor whose key signed the request; fetched once more if the cached key fails (key rotation)."""
+    problem = None
+    for refresh in (False, True):
+        try:
+            owner = await remote_actors.key_owner(context.db, context.client, key_id,
+                                                  signer=context.instance_signer, now=int(context.clock()),
+                                                  refresh=refresh)
+        except FetchError as error:
+            raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
+        try:
+            http_signatures.verify(
+                request.headers, method=request.method, url=f"{context.base_url.split('://')[0]}://"
+                f"{request.headers.get('Host', context.domain)}{request.raw_path}",
+                path_with_query=request.raw_path, body=body, public_pem=owner.public_key_pem,
+                now=datetime.fromtimestamp(context.clock(), timezone.utc))
+            return owner
+        except SignatureError as error:
+            problem = str(error)
+    received_host = request.headers.get("Host", "")
+    if received_host.lower() != context.domain:
+        log.warning("signature check failed and the request arrived for Host %r, not %r: a reverse proxy that "
+                    "rewrites Host breaks every signature (pass the original Host through)",
+                    received_host, context.domain)
+    raise Rejected(401, f"signature verification failed: {problem}")
+
+
+def check_origins(activity: dict, actor: str, our_base_url: str) -> None:
+    """Embedded objects must come from the actor's own origin; an Accept/Reject may embed our own Follow.
+    An Announce's object is only ever used by its id (it is refetched from its origin), so it is exempt."""
+    if origin_of(activity["id"]) != origin_of(actor):
+        raise Rejected(400, f"the activity id {activity['id']} is not on the actor's origin {origin_of(actor)}")
+    embedded = activity.get("object")
+    if not isinstance(embedded, dict) or activity["type"] == "Announce" or id_of(embedded) is None:
+        return
+    allowed = {origin_of(actor)}
+    if activity["type"] in ("Accept", "Reject"):
+        allowed.add(origin_of(our_base_url))
+    if origin_of(id_of(embedded)) not in allowed:
+        raise Rejected(400, f"the embedded object {id_of(embedded)} is not on the actor's origin")
+
+
+async def store(db, activity: dict, recipient: str | None, now: int) -> bool:
+    """Keep the activity for the worker; an activity id seen before is a no-op (idempotency)."""
+    async with db.transaction() as connection:
+        cursor = await connection.execute(
+            "INSERT OR IGNORE INTO inbox (activity_id, actor_iri, recipient, type, json, next_attempt_at, "
+            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (activity["id"], id_of(activity["actor"]), recipient, activity["type"],
+             json.dumps(activity, ensure_ascii=False), now, now),
+        )
+        return cursor.rowcount == 1
+
+
+class InboxWorker:
+    """Hands stored activities to the application's handler, retrying failures for about six hours."""
+
+    def __init__(self, db, handle: Callable[[dict, str | None], Awaitable[None]], *,
+                 clock: Callable[[], float] = time.time, jitter: Callable[[], float] = random.random):
+        self._db = db
+        self._handle = handle
+        self._clock = clock
+        self._jitter = jitter
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with self._db.transaction() as connection:
+            await connection.execute("UPDATE inbox SET leased_until = NULL WHERE state = 'pending'")
+        while not self._stopping:
+            self._wake.clear()
+            if await self.drain():
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._seconds_until_due())
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def drain(self) -> int:
+        """Process every due activity, one at a time in arrival order; returns how many were handled."""
+        handled = 0
+        while not self._stopping:
+            batch = await self._claim(int(self._clock()))
+            if not batch:
+                return handled
+            for row in batch:
+                await self._process(row)
+                handled += 1
+        return handled
+
+    async def _claim(self, now: int):
+        async with self._db.transaction() as connection:
+            cursor = await connection.execute(
+                "UPDATE inbox SET leased_until = ? WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' "
+                "AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until < ?) ORDER BY id LIMIT ?) "
+                "RETURNING id, json, recipient, attempts, received_at",
+                (now + LEASE_SECONDS, now, now, BATCH),
+            )
+            return sorted(await cursor.fetchall(), key=lambda row: row[0])
+
+    async def _process(self, row) -> None:
+        row_id, document, recipient, attempts, received_at = row
+        now = int(self._clock())
+        try:
+            await self._handle(json.loads(document), recipient)
+        except asyncio.CancelledError:
+            raise
+        except InvalidActivity as error:
+            await self._finish(row_id, "failed", attempts + 1, now, str(error))
+            return
+        except Exception as error:  # a handler bug or a peer being down: retried, and visible to the operator
+            log.exception("inbound activity %s failed", row_id)
+            delay = min(60 * 2 ** attempts, 3600) * (1 + self._jitter() / 4)
+            gave_up = now + delay > received_at + GIVE_UP_AFTER_SECONDS
+            await self._finish(row_id, "failed" if gave_up else "pending", attempts + 1, now + int(delay),
+                               f"{type(error).__name__}: {error}")
+            return
+        await self._finish(row_id, "done", attempts + 1, now, None)
+
+    async def _finish(self, row_id: int, state: str, attempts: int, next_attempt_at: int, error: str | None):
+        async with self._db.transaction() as connection:
+            await connection.execute(
+                "UPDATE inbox SET state = ?, attempts = ?, next_attempt_at = ?, leased_until = NULL, "
+                "last_error = ? WHERE id = ?", (state, attempts, next_attempt_at, error, row_id))
+
+    async def _seconds_until_due(self) -> float:
+        earliest = await self._db.scalar("SELECT MIN(next_attempt_at) FROM inbox WHERE state = 'pending'")
+        if earliest is None:
+            return 60.0
+        return min(max(earliest - self._clock(), 0.05), 60.0)

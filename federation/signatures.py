@@ -1,0 +1,399 @@
+"""draft-cavage-12 HTTP Signatures and RFC 3230 Digest, signed and verified the way Mastodon does."""
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+# Mastodon's time window (app/lib/signed_request.rb): a signature without `expires` is valid for
+# 5 minutes after its creation, never longer than 12 hours, with 1 hour of clock skew either way.
+DEFAULT_VALIDITY = timedelta(minutes=5)
+EXPIRATION_WINDOW_LIMIT = timedelta(hours=12)
+CLOCK_SKEW_MARGIN = timedelta(hours=1)
+
+SUPPORTED_ALGORITHMS = ("rsa-sha256", "hs2019")
+REQUEST_TARGET = "(request-target)"
+DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
+
+_PARAMETER = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^",\s]*)\s*(?:,|$)')
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")
+
+
+class SignatureError(Exception):
+    """A request signature is missing, malformed or invalid; the message says what failed."""
+
+    @property
+    def reason(self) -> str:
+        return str(self.args[0]) if self.args else "invalid signature"
+
+
+@dataclass(frozen=True)
+class CavageSignature:
+    """The parameters of a draft-cavage `Signature` header."""
+
+    key_id: str
+    algorithm: str | None  # lowercased as sent; None when the sender omitted it (Mastodon then assumes hs2019)
+    headers: tuple[str, ...]  # lowercased, in signing order
+    signature: bytes
+    created: int | None = None
+    expires: int | None = None
+
+    @property
+    def effective_algorithm(self) -> str:
+        return self.algorithm or "hs2019"
+
+
+# ---------------------------------------------------------------- headers
+
+
+def get_header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, looked up case-insensitively; repeated fields are joined with ", " (cavage-12 §2.3)."""
+    wanted = name.lower()
+    values = [str(value).strip() for key, value in headers.items() if str(key).lower() == wanted]
+    return ", ".join(values) if values else None
+
+
+def digest_header(body: bytes) -> str:
+    return "SHA-256=" + _sha256_base64(body)
+
+
+def http_date(moment: datetime) -> str:
+    """IMF-fixdate, e.g. `Tue, 03 Jun 2025 10:00:00 GMT`; a naive datetime is taken as UTC."""
+    return format_datetime(as_utc(moment).replace(microsecond=0), usegmt=True)
+
+
+def host_of_url(url: str) -> str:
+    """host[:port] as written in the URL, without credentials and without a default port."""
+    parts = urlsplit(url)
+    authority = parts.netloc.rpartition("@")[2]
+    host, port = _split_port(authority)
+    if port is None or DEFAULT_PORTS.get(parts.scheme.lower()) == _port_number(port):
+        return host
+    return f"{host}:{port}"
+
+
+def path_with_query_of(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+# ---------------------------------------------------------------- signing
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    *,
+    key_id: str,
+    private_pem: str,
+    now: datetime,
+) -> dict[str, str]:
+    """The headers to send: the given ones plus Host, Date, Digest (with a body) and Signature."""
+    replaced = {"host", "date", "digest", "signature"}
+    signed = {name: value for name, value in headers.items() if name.lower() not in replaced}
+    signed["Host"] = host_of_url(url)
+    signed["Date"] = http_date(now)
+    if body is not None:
+        signed["Digest"] = digest_header(body)
+    covered = _headers_to_sign(signed, has_body=body is not None)
+    request_target = f"{method.lower()} {path_with_query_of(url)}"
+    signing_string = "\n".join(
+        f"{REQUEST_TARGET}: {request_target}" if name == REQUEST_TARGET else f"{name}: {get_header(signed, name)}"
+        for name in covered
+    )
+    signature = _rsa_sign(private_pem, signing_string.encode("utf-8"))
+    signed["Signature"] = (
+        f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(covered)}",'
+        f'signature="{base64.b64encode(signature).decode("ascii")}"'
+    )
+    return signed
+
+
+def _headers_to_sign(headers: Mapping[str, str], *, has_body: bool) -> list[str]:
+    # Exactly what Mastodon signs: POST covers digest and content-type, GET covers accept.
+    wanted = ["host", "date", "digest", "content-type"] if has_body else ["host", "date", "accept"]
+    return [REQUEST_TARGET] + [name for name in wanted if get_header(headers, name) is not None]
+
+
+def _rsa_sign(private_pem: str, data: bytes) -> bytes:
+    private_key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise TypeError("only RSA private keys can sign draft-cavage requests")
+    return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_signature_header(value: str) -> CavageSignature:
+    """Parse `keyId="…",algorithm="…",headers="…",signature="…"`; SignatureError if malformed."""
+    params = _signature_parameters(value)
+    key_id = params.get("keyid", "")
+    if not key_id:
+        raise SignatureError("Signature header has no keyId")
+    if not params.get("signature"):
+        raise SignatureError("Signature header has no signature value")
+    algorithm = params.get("algorithm")
+    return CavageSignature(
+        key_id=key_id,
+        algorithm=algorithm.lower() if algorithm else None,
+        headers=tuple(params.get("headers", "date").lower().split()),
+        signature=_decode_signature(params["signature"]),
+        created=_unix_time(params, "created"),
+        expires=_unix_time(params, "expires"),
+    )
+
+
+def _signature_parameters(value: object) -> dict[str, str]:
+    if not isinstance(value, str):
+        raise SignatureError("Signature header is not text")
+    if not value.strip():
+        raise SignatureError("Signature header is empty")
+    params: dict[str, str] = {}
+    position = 0
+    while value[position:].strip():
+        match = _PARAMETER.match(value, position)
+        if match is None or match.end() == position:
+            raise SignatureError(f"Signature header is malformed near character {position + 1}")
+        name, raw = match.group(1).lower(), match.group(2)
+        if name in params:
+            raise SignatureError(f"Signature header repeats the parameter {match.group(1)}")
+        params[name] = _unquote(raw)
+        position = match.end()
+    return params
+
+
+def _unquote(raw: str) -> str:
+    if raw.startswith('"'):
+        return re.sub(r"\\(.)", r"\1", raw[1:-1])
+    return raw
+
+
+def _decode_signature(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError("Signature value is not valid base64") from None
+
+
+def _unix_time(params: dict[str, str], name: str) -> int | None:
+    if name not in params:
+        return None
+    if not _UNIX_TIME.fullmatch(params[name]):
+        raise SignatureError(f"Signature parameter {name} is not a Unix time: {params[name][:40]!r}")
+    return int(params[name])
+
+
+# ---------------------------------------------------------------- verification
+
+
+def verify_request(
+    signature: CavageSignature,
+    *,
+    method: str,
+    path_with_query: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    public_pem: str,
+    now: datetime,
+    require_digest: bool,
+) -> None:
+    """Check a parsed signature against the request exactly as received; SignatureError(reason) if it fails.
+
+    `require_digest` (set it for POST) demands a signed Digest even for an empty body; a non-empty body
+    always needs one.
+    """
+    _check_algorithm(signature)
+    _check_signed_headers(signature, require_digest=require_digest or bool(body))
+    _check_time_window(signature, headers, now)
+    if "digest" in signature.headers:
+        check_digest(get_header(headers, "Digest"), body or b"")
+    public_key = load_rsa_public_key(public_pem)
+    for target in _request_targets(method, path_with_query):
+        signing_string = _signing_string(signature, target, headers)
+        if _rsa_verifies(public_key, signature.signature, signing_string):
+            return
+    raise SignatureError(
+        "Signature does not match: signed with another key, or for another method, path, host or header values"
+    )
+
+
+def _check_algorithm(signature: CavageSignature) -> None:
+    if signature.effective_algorithm not in SUPPORTED_ALGORITHMS:
+        raise SignatureError(
+            f"Signature algorithm {signature.algorithm!r} is not supported (only rsa-sha256 and hs2019)"
+        )
+
+
+def _check_signed_headers(signature: CavageSignature, *, require_digest: bool) -> None:
+    covered = set(signature.headers)
+    if REQUEST_TARGET not in covered:
+        raise SignatureError("(request-target) is not among the signed headers")
+    if "host" not in covered:
+        raise SignatureError("Host is not among the signed headers")
+    if "date" not in covered and "(created)" not in covered:
+        raise SignatureError("neither Date nor (created) is among the signed headers")
+    if require_digest and "digest" not in covered:
+        raise SignatureError("Digest is not among the signed headers (required on requests with a body)")
+    for pseudo, value in (("(created)", signature.created), ("(expires)", signature.expires)):
+        if pseudo in covered and signature.effective_algorithm != "hs2019":
+            raise SignatureError(f"{pseudo} is signed but is only allowed with algorithm hs2019")
+        if pseudo in covered and value is None:
+            raise SignatureError(f"{pseudo} is signed but the Signature header has no {pseudo[1:-1]} parameter")
+
+
+def _check_time_window(signature: CavageSignature, headers: Mapping[str, str], now: datetime) -> None:
+    source, created = _creation_time(signature, headers)
+    # Unlike Mastodon, an unsigned `created` or `expires` parameter is ignored: a replayer could rewrite it.
+    signed_expires = signature.expires if "(expires)" in signature.headers else None
+    expires = None if signed_expires is None else from_unix_time(signed_expires)
+    check_time_window(source, created, expires, now)
+
+
+def check_time_window(source: str, created: datetime, expires: datetime | None, now: datetime) -> None:
+    """Mastodon's window: `created` at most 1 h ahead; valid until `expires` (default 5 min, cap 12 h) + 1 h."""
+    now = as_utc(now)
+    if created > now + CLOCK_SKEW_MARGIN:
+        raise SignatureError(
+            f"{source} is {describe_duration(created - now)} in the future "
+            f"(at most {describe_duration(CLOCK_SKEW_MARGIN)} of clock skew allowed)"
+        )
+    deadline = min(created + DEFAULT_VALIDITY if expires is None else expires, created + EXPIRATION_WINDOW_LIMIT)
+    if now > deadline + CLOCK_SKEW_MARGIN:
+        if expires is None:
+            raise SignatureError(
+                f"{source} is {describe_duration(now - created)} old "
+                f"(at most {describe_duration(DEFAULT_VALIDITY + CLOCK_SKEW_MARGIN)} allowed)"
+            )
+        raise SignatureError(
+            f"Signature expired {describe_duration(now - deadline)} ago "
+            f"(at most {describe_duration(CLOCK_SKEW_MARGIN)} of clock skew allowed)"
+        )
+
+
+def _creation_time(signature: CavageSignature, headers: Mapping[str, str]) -> tuple[str, datetime]:
+    if "(created)" in signature.headers and signature.created is not None:
+        return "(created)", from_unix_time(signature.created)
+    date = get_header(headers, "Date")
+    if date is None:
+        raise SignatureError("Date header is missing")
+    return "Date", parse_http_date(date)
+
+
+def parse_http_date(value: str) -> datetime:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise SignatureError(f"Date header is not an HTTP date: {value[:60]!r}") from None
+    return as_utc(parsed)
+
+
+def check_digest(header: str | None, body: bytes) -> None:
+    """The SHA-256 member of a Digest header must match the body bytes exactly."""
+    if header is None:
+        raise SignatureError("Digest header is missing")
+    offered = {}
+    for member in header.split(","):
+        algorithm, _, value = member.strip().partition("=")
+        offered.setdefault(algorithm.strip().lower(), value.strip())
+    if "sha-256" not in offered:
+        raise SignatureError(f"Digest has no SHA-256 value (offered: {', '.join(offered) or 'nothing'})")
+    if offered["sha-256"] != _sha256_base64(body):
+        raise SignatureError("Digest does not match the body")
+
+
+def _request_targets(method: str, path_with_query: str) -> list[str]:
+    # Mastodon tries the target with the query first, then without (older Mastodon omitted it).
+    with_query = f"{method.lower()} {path_with_query}"
+    path, question_mark, _ = path_with_query.partition("?")
+    return [with_query, f"{method.lower()} {path}"] if question_mark else [with_query]
+
+
+def _signing_string(signature: CavageSignature, request_target: str, headers: Mapping[str, str]) -> bytes:
+    lines = []
+    for name in signature.headers:
+        if name == REQUEST_TARGET:
+            lines.append(f"{name}: {request_target}")
+        elif name == "(created)":
+            lines.append(f"{name}: {signature.created}")
+        elif name == "(expires)":
+            lines.append(f"{name}: {signature.expires}")
+        else:
+            value = get_header(headers, name)
+            if value is None:
+                raise SignatureError(f"signed header {name!r} is missing from the request")
+            lines.append(f"{name}: {value}")
+    return "\n".join(lines).encode("utf-8", "surrogateescape")
+
+
+def load_rsa_public_key(public_pem: str) -> rsa.RSAPublicKey:
+    try:
+        key = serialization.load_pem_public_key(public_pem.encode("utf-8"))
+    except (ValueError, TypeError, AttributeError):
+        raise SignatureError("the signer's public key is not a valid PEM public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SignatureError("the signer's public key is not an RSA key")
+    return key
+
+
+def _rsa_verifies(public_key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def describe_duration(span: timedelta) -> str:
+    seconds = int(abs(span.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} seconds"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} hours"
+    return f"{seconds // 86400} days"
+
+
+def _sha256_base64(body: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+
+
+def as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def from_unix_time(seconds: int) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise SignatureError(f"Unix time {seconds} is out of range") from None
+
+
+def _split_port(authority: str) -> tuple[str, str | None]:
+    if authority.startswith("["):  # IPv6 literal
+        host, _, rest = authority.partition("]")
+        return host + "]", rest[1:] if rest.startswith(":") and rest[1:] else None
+    host, colon, port = authority.rpartition(":")
+    return (host, port or None) if colon else (authority, None)
+
+
+def _port_number(port: str) -> int | None:
+    return int(port) if port.isdigit() else None

@@ -1,0 +1,154 @@
+"""What our actors send: activities built by hand in the shapes Mastodon expects, stored and queued together."""
+
+import json
+import time
+import uuid
+from typing import Callable
+
+from federation import delivery, remote_actors
+from federation.remote_actors import RemoteActor
+from node import actors, follows, objects
+from node.config import NodeConfig
+from node.db import Database
+from node.documents import actor_as2, note_as2
+from node.urls import Urls
+from vocab.context import AS2_PUBLIC, document_context
+
+
+class Publisher:
+    """Every outgoing activity goes through `send`: in one transaction the public ones join the outbox and a
+    delivery row is queued per inbox; then the delivery worker is woken."""
+
+    def __init__(self, db: Database, urls: Urls, config: NodeConfig, *, wake: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.time):
+        self.db, self.urls, self.config = db, urls, config
+        self._wake = wake
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def new_activity_id(self) -> str:
+        return f"{self.urls.base}/activities/{uuid.uuid4().hex}"
+
+    def _actor_iri(self, username: str) -> str:
+        return self.urls.instance_actor if username == actors.INSTANCE_USERNAME else self.urls.actor(username)
+
+    async def send(self, username: str, activity: dict, inboxes: list[str], *, public: bool = False,
+                   object_iri: str | None = None, object_document: dict | None = None,
+                   object_kind: str | None = None, tombstone: str | None = None) -> str:
+        """Store (object, outbox entry) and queue the activity for the inboxes, all or nothing."""
+        activity = {"@context": document_context(), **activity}
+        body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        now = self._now()
+        async with self.db.transaction() as connection:
+            if object_document is not None:
+                await objects.save_in(connection, iri=object_iri, username=username, kind=object_kind,
+                                      document=object_document, now=now)
+            if tombstone is not None:
+                await objects.tombstone_in(connection, tombstone, now)
+            if public:
+                await objects.append_outbox_in(connection, activity=activity, username=username,
+                                               object_iri=object_iri, public=True, now=now)
+            await delivery.enqueue_in(connection, activity_id=activity["id"], sender=username, body=body,
+                                      inboxes=inboxes, now=now)
+        self._wake()
+        return activity["id"]
+
+    async def follower_inboxes(self, username: str) -> list[str]:
+        """Where a post to followers goes: one shared inbox per server where there is one, deduplicated."""
+        inboxes = []
+        for iri in await follows.accepted_follower_iris(self.db, username):
+            follower = await remote_actors.get(self.db, iri)
+            if follower is not None and follower.gone_at is None:
+                inboxes.append(follower.shared_inbox or follower.inbox)
+        return list(dict.fromkeys(inbox for inbox in inboxes if inbox))
+
+    async def accept_follow(self, username: str, follow: dict, follower: RemoteActor) -> str:
+        return await self._answer_follow("Accept", username, follow, follower)
+
+    async def reject_follow(self, username: str, follow: dict, follower: RemoteActor) -> str:
+        return await self._answer_follow("Reject", username, follow, follower)
+
+    async def _answer_follow(self, kind: str, username: str, follow: dict, follower: RemoteActor) -> str:
+        """Accept/Reject embedding the original Follow, signed by the followed actor (interop.md F2)."""
+        embedded = {key: follow[key] for key in ("id", "type", "actor", "object") if key in follow}
+        activity = {"id": self.new_activity_id(), "type": kind, "actor": self._actor_iri(username),
+                    "object": embedded, "to": [follower.iri]}
+        return await self.send(username, activity, [follower.inbox])
+
+    async def follow(self, username: str, target: RemoteActor) -> str:
+        follow_id = self.new_activity_id()
+        await follows.record_following(self.db, username, target.iri, follow_id, self._now())
+        activity = {"id": follow_id, "type": "Follow", "actor": self._actor_iri(username), "object": target.iri,
+                    "to": [target.iri]}
+        return await self.send(username, activity, [target.inbox])
+
+    async def unfollow(self, username: str, target: RemoteActor) -> str:
+        entry = await follows.following_entry(self.db, username, target.iri)
+        actor_iri = self._actor_iri(username)
+        follow = {"id": entry["follow_id"] if entry else None, "type": "Follow", "actor": actor_iri,
+                  "object": target.iri}
+        await follows.remove_following(self.db, username, target.iri)
+        activity = {"id": self.new_activity_id(), "type": "Undo", "actor": actor_iri,
+                    "object": {key: value for key, value in follow.items() if value}, "to": [target.iri]}
+        return await self.send(username, activity, [target.inbox])
+
+    async def update_actor(self, username: str) -> str:
+        """Tell followers the profile changed (Mastodon otherwise refreshes only daily)."""
+        actor = await actors.require(self.db, username)
+        actor_iri = self._actor_iri(username)
+        activity = {"id": self.new_activity_id(), "type": "Update", "actor": actor_iri,
+                    "object": _without_context(actor_as2(actor, self.urls, self.config)),
+                    "to": [AS2_PUBLIC], "cc": [f"{actor_iri}/followers"]}
+        return await self.send(username, activity, await self.follower_inboxes(username))
+
+    async def delete_actor(self, username: str) -> str:
+        """Announce an actor's removal to its followers; call before the actor is marked deleted."""
+        actor_iri = self._actor_iri(username)
+        activity = {"id": self.new_activity_id(), "type": "Delete", "actor": actor_iri, "object": actor_iri,
+                    "to": [AS2_PUBLIC]}
+        return await self.send(username, activity, await self.follower_inboxes(username))
+
+    async def create_note(self, username: str, text: str) -> str:
+        await actors.require(self.db, username)
+        iri = f"{self.urls.base}/objects/{uuid.uuid4().hex}"
+        note = note_as2(iri=iri, username=username, text=text, urls=self.urls, published=self._now())
+        return await self._send_object("Create", username, note)
+
+    async def update_note(self, iri: str, text: str) -> str:
+        row = await self._own_object(iri)
+        original = json.loads(row["json"])
+        note = note_as2(iri=iri, username=row["username"], text=text, urls=self.urls,
+                        published=row["created_at"], updated=self._now())
+        note["published"] = original["published"]
+        return await self._send_object("Update", row["username"], note)
+
+    async def delete_note(self, iri: str) -> str:
+        row = await self._own_object(iri)
+        actor_iri = self._actor_iri(row["username"])
+        tombstone = {"id": iri, "type": "Tombstone", "formerType": "Note"}
+        activity = {"id": self.new_activity_id(), "type": "Delete", "actor": actor_iri, "object": tombstone,
+                    "to": [AS2_PUBLIC], "cc": [f"{actor_iri}/followers"]}
+        return await self.send(row["username"], activity, await self.follower_inboxes(row["username"]),
+                               public=True, object_iri=iri, tombstone=iri)
+
+    async def _own_object(self, iri: str):
+        row = await objects.get(self.db, iri)
+        if row is None or row["username"] is None or row["deleted_at"] is not None:
+            raise actors.ActorNotFound(f"{iri} is not a post of this node (or it was deleted)")
+        return row
+
+    async def _send_object(self, kind: str, username: str, document: dict) -> str:
+        actor_iri = self._actor_iri(username)
+        activity = {"id": self.new_activity_id(), "type": kind, "actor": actor_iri,
+                    "object": _without_context(document), "to": document["to"], "cc": document["cc"]}
+        if kind == "Create":
+            activity["published"] = document["published"]
+        return await self.send(username, activity, await self.follower_inboxes(username), public=True,
+                               object_iri=document["id"], object_document=document, object_kind="note")
+
+
+def _without_context(document: dict) -> dict:
+    """An object embedded in an activity shares the activity's @context."""
+    return {key: value for key, value in document.items() if key != "@context"}

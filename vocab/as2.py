@@ -1,0 +1,52 @@
+"""Tolerant readers for ActivityStreams JSON as servers really send it: ids or objects, one or many."""
+
+from urllib.parse import urlsplit
+
+ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Service"})
+
+
+def id_of(value) -> str | None:
+    """The IRI a property names, whether it holds the IRI itself or an object with an `id`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        found = value.get("id", value.get("@id"))
+        return found if isinstance(found, str) else None
+    return None
+
+
+def ids_of(value) -> list[str]:
+    """Every IRI a property names, for one value or a list of them."""
+    values = value if isinstance(value, list) else [value]
+    return [found for found in map(id_of, values) if found]
+
+
+def types_of(value) -> list[str]:
+    found = value.get("type", value.get("@type")) if isinstance(value, dict) else None
+    if isinstance(found, str):
+        return [found]
+    return [item for item in found if isinstance(item, str)] if isinstance(found, list) else []
+
+
+def origin_of(iri: str) -> str:
+    """scheme://host[:port] of an IRI, lowercased (the unit of trust: an actor speaks for its own origin)."""
+    parts = urlsplit(iri)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def host_of(iri: str) -> str:
+    return urlsplit(iri).netloc.lower()
+
+
+def nesting_depth(value, limit: int) -> int:
+    """How deeply lists and objects nest, counting no further than `limit` + 1 (so hostile input stays cheap)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
