@@ -15,8 +15,9 @@ ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Serv
 MIN_RSA_BITS = 2048
 
 
-class InvalidActor(ValueError):
-    """A fetched document cannot be used as an actor or key; the message says why."""
+class InvalidActor(FetchError, ValueError):
+    """A fetched document cannot be used as an actor or key; `reason` says why. A FetchError, so callers that
+    handle failed fetches handle this too, and a ValueError for pure validation."""
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,8 @@ def _key_document(document: dict, key_id: str) -> tuple[str, str]:
     if owner_iri is None or "publicKeyPem" not in document:
         raise InvalidActor(f"{key_id} is neither an actor nor a key document (with owner and publicKeyPem)")
     _require_key_document_of(document, key_id, owner_iri)
+    if not same_origin(owner_iri, key_id):  # the owner could never point back: actors' keys share their origin
+        raise InvalidActor(f"the key {key_id} names an owner on another origin ({owner_iri})")
     return owner_iri, rsa_public_pem(document.get("publicKeyPem"))
 
 

@@ -154,7 +154,7 @@ class InboundHandler:
         target = id_of(activity.get("object"))
         if target == actor_iri:  # the account itself is gone
             await follows.remove_follower(self.db, None, actor_iri)
-            await objects.tombstone_all_of_origin(self.db, actor_iri, self._now())
+            await objects.tombstone_all_by(self.db, actor_iri, self._now())
             await remote_actors.mark_gone(self.db, actor_iri, self._now())
             return
         await self._withdraw_remote(target, actor_iri)

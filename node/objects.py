@@ -99,13 +99,13 @@ async def tombstone_in(connection, iri: str, now: int) -> bool:
     return cursor.rowcount == 1
 
 
-async def tombstone_all_of_origin(db: Database, origin: str, now: int) -> int:
-    """Withdraw every stored object of a peer origin (its actor was deleted)."""
+async def tombstone_all_by(db: Database, actor_iri: str, now: int) -> int:
+    """Withdraw every stored peer object an actor wrote or boosted (its account was deleted)."""
     async with db.transaction() as connection:
         cursor = await connection.execute(
             "UPDATE objects SET deleted_at = ? WHERE username IS NULL AND deleted_at IS NULL "
-            "AND (iri = ? OR iri LIKE ? ESCAPE '\\')",
-            (now, origin, origin.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"))
+            "AND (json_extract(json, '$.attributedTo') = ? OR json_extract(json, '$.actor') = ?)",
+            (now, actor_iri, actor_iri))
         return cursor.rowcount
 
 

@@ -111,10 +111,12 @@ class Publisher:
         return await self.send(username, activity, await self.follower_inboxes(username))
 
     async def create_note(self, username: str, text: str) -> str:
+        """Post a public note to the actor's followers; returns the note's IRI."""
         await actors.require(self.db, username)
         iri = f"{self.urls.base}/objects/{uuid.uuid4().hex}"
         note = note_as2(iri=iri, username=username, text=text, urls=self.urls, published=self._now())
-        return await self._send_object("Create", username, note)
+        await self._send_object("Create", username, note)
+        return iri
 
     async def update_note(self, iri: str, text: str) -> str:
         row = await self._own_object(iri)

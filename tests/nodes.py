@@ -1,7 +1,9 @@
 """Test support: real nodes on loopback sockets (optionally HTTPS with a throw-away CA), made through the real APIs."""
 
+import asyncio
 import datetime
 import ipaddress
+import time
 import socket
 import ssl
 from contextlib import asynccontextmanager
@@ -17,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from node import actors, config as node_config
 from node.app import create_app
 from node.db import Database
+from node.state import NODE, NodeState
 from vocab.profile import Profile
 
 
@@ -24,17 +27,42 @@ from vocab.profile import Profile
 class RunningNode:
     config: node_config.NodeConfig
     base_url: str
+    app: web.Application | None = None  # the served application, for reaching its state from a test
 
     @property
     def domain(self) -> str:
         return self.config.domain
 
+    @property
+    def port(self) -> int:
+        return int(self.domain.rsplit(":", 1)[1])
 
-def bound_socket(host: str = "127.0.0.1") -> socket.socket:
+    @property
+    def state(self) -> NodeState:
+        return self.app[NODE]
+
+    @property
+    def db(self) -> Database:
+        """The node's own database connection (the one its workers use)."""
+        return self.state.db
+
+    @property
+    def federation(self):
+        return self.state.federation
+
+    @property
+    def publisher(self):
+        return self.state.federation.publisher
+
+    def actor_iri(self, username: str) -> str:
+        return f"{self.base_url}/actors/{username}"
+
+
+def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket on a free port, bound before the node is configured so its domain can name the port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock.bind((host, port))
     sock.listen(128)
     return sock
 
@@ -57,22 +85,35 @@ async def create_node(data_dir: Path, domain: str, *, scheme: str = "http", prof
 async def running_node(data_dir: Path, profiles=(), *, tls: "TestCertificates | None" = None,
                        host: str = "127.0.0.1"):
     """A node created in data_dir with the given actors, served on a loopback socket until the block ends.
-    `profiles` is a list, or a function of the node's base URL returning one (for IRIs that name the node)."""
-    sock = bound_socket(host)
-    port = sock.getsockname()[1]
-    domain = f"{tls.hostname if tls else host}:{port}"
-    scheme = "https" if tls else "http"
-    if callable(profiles):
-        profiles = profiles(f"{scheme}://{domain}")
-    config = await create_node(data_dir, domain, scheme=scheme, profiles=list(profiles))
-    runner = web.AppRunner(create_app(config), access_log=None)
-    await runner.setup()
-    site = web.SockSite(runner, sock, ssl_context=tls.server_context() if tls else None)
-    await site.start()
+    `profiles` is a list, or a function of the node's base URL returning one (for IRIs that name the node).
+
+    A data_dir that already holds a node (node.toml) is served again as it is, on the port its domain names
+    (a restart): `profiles` must then be empty."""
+    existing = (data_dir / node_config.CONFIG_FILENAME).exists()
+    if existing:
+        if profiles:
+            raise ValueError(f"{data_dir} already holds a node: restart it without profiles")
+        config = node_config.load(data_dir)
+        port = int(config.domain.rsplit(":", 1)[1])
+        sock = bound_socket(host, port)
+    else:
+        sock = bound_socket(host)
+        port = sock.getsockname()[1]
+        domain = f"{tls.hostname if tls else host}:{port}"
+        scheme = "https" if tls else "http"
+        if callable(profiles):
+            profiles = profiles(f"{scheme}://{domain}")
+        config = await create_node(data_dir, domain, scheme=scheme, profiles=list(profiles))
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log=None)
     try:
-        yield RunningNode(config=config, base_url=f"{scheme}://{domain}")
+        await runner.setup()
+        site = web.SockSite(runner, sock, ssl_context=tls.server_context() if tls else None)
+        await site.start()
+        yield RunningNode(config=config, base_url=config.base_url, app=app)
     finally:
         await runner.cleanup()
+        sock.close()
 
 
 @dataclass
@@ -166,3 +207,58 @@ async def node_database(node: RunningNode):
         yield db
     finally:
         await db.close()
+
+
+async def eventually(check, *, timeout: float = 10, interval: float = 0.05, message: str = ""):
+    """Poll `check` (a coroutine function or plain function) until it returns something truthy; that value.
+    Fails with the last value seen when `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {message or check} (last value {value!r})")
+        await asyncio.sleep(interval)
+
+
+async def remote_actor(node: RunningNode, iri: str):
+    """The actor at iri as `node` knows it, fetched (signed by its instance actor) and cached like a lookup."""
+    from federation import remote_actors
+    from node.actors import INSTANCE_USERNAME
+
+    federation = node.federation
+    return await remote_actors.fetch(node.db, federation.client, iri,
+                                     signer=await federation.signers(INSTANCE_USERNAME), now=int(time.time()))
+
+
+async def follow(follower: RunningNode, username: str, followed: RunningNode, followed_username: str):
+    """`username` on `follower` follows `followed_username` on `followed` through the Publisher, after a
+    WebFinger lookup as a person would do it; returns the followed RemoteActor."""
+    handle = f"{followed_username}@{followed.domain}"
+    iri = await follower.federation.client.webfinger(handle)
+    assert iri == followed.actor_iri(followed_username)
+    target = await remote_actor(follower, iri)
+    await follower.publisher.follow(username, target)
+    return target
+
+
+async def following_state(node: RunningNode, username: str, iri: str) -> str | None:
+    row = await node.db.fetch_one("SELECT state FROM following WHERE username = ? AND actor_iri = ?",
+                                  (username, iri))
+    return None if row is None else row[0]
+
+
+async def follower_state(node: RunningNode, username: str, iri: str) -> str | None:
+    row = await node.db.fetch_one("SELECT state FROM followers WHERE username = ? AND actor_iri = ?",
+                                  (username, iri))
+    return None if row is None else row[0]
+
+
+async def received_object(node: RunningNode, iri: str):
+    """A peer's object as `node` keeps it (username NULL), or None."""
+    return await node.db.fetch_one(
+        "SELECT iri, username, kind, json, created_at, updated_at, deleted_at FROM objects "
+        "WHERE iri = ? AND username IS NULL", (iri,))

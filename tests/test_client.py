@@ -34,7 +34,7 @@ async def serve(*routes: web.RouteDef, ssl_context=None):
     """An aiohttp app with these routes on 127.0.0.1 (a free port); yields its base URL."""
     app = web.Application()
     app.add_routes(routes)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)  # stalled handlers are cancelled
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
@@ -51,6 +51,10 @@ def as2_response(request: web.Request, document: dict | None = None, *, content_
     document = document if document is not None else {"id": str(request.url), "type": "Person"}
     return web.Response(body=json.dumps(document).encode(), status=status,
                         headers={"Content-Type": content_type})
+
+
+async def actor_stub(request: web.Request) -> web.Response:
+    return as2_response(request)
 
 
 def dev_client(**options) -> FederationClient:
@@ -177,7 +181,7 @@ async def test_every_redirect_target_is_checked(client):
     async def jump(request):
         raise web.HTTPFound(f"http://0x7f.1:{request.url.port}/actor")  # a disguised 127.0.0.1
 
-    async with serve(web.get("/jump", jump), web.get("/actor", as2_response)) as base:
+    async with serve(web.get("/jump", jump), web.get("/actor", actor_stub)) as base:
         with pytest.raises(FetchError, match="numeric IPv4 form"):
             await client.fetch_json(f"{base}/jump", signer=None)
 
@@ -284,7 +288,7 @@ async def test_error_statuses_become_fetch_errors(client, status, gone):
 
 
 async def test_private_address_is_refused_without_dev_and_reached_with_it():
-    async with serve(web.get("/actor", as2_response)) as base:
+    async with serve(web.get("/actor", actor_stub)) as base:
         async with dev_client(allow_private=False) as production:
             with pytest.raises(FetchError, match=r"127\.0\.0\.1 is loopback.*only allowed with --dev"):
                 await production.fetch_json(f"{base}/actor", signer=None)
@@ -296,7 +300,7 @@ async def test_private_address_is_refused_without_dev_and_reached_with_it():
 
 
 async def test_a_name_resolving_to_loopback_is_refused_without_dev():
-    async with serve(web.get("/actor", as2_response)) as base:
+    async with serve(web.get("/actor", actor_stub)) as base:
         url = base.replace("127.0.0.1", "localhost")
         async with dev_client(allow_private=False) as production:
             with pytest.raises(FetchError, match="localhost resolves to .* only allowed with --dev"):
@@ -319,14 +323,14 @@ def certificates(tmp_path):
 
 async def test_tls_server_trusted_through_ssl_cert_file(certificates, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca_file))
-    async with serve(web.get("/actor", as2_response), ssl_context=certificates.server_context()) as base:
+    async with serve(web.get("/actor", actor_stub), ssl_context=certificates.server_context()) as base:
         async with dev_client(allow_http=False) as client:
             assert (await client.fetch_json(f"{base}/actor", signer=None))["id"] == f"{base}/actor"
 
 
 async def test_tls_server_with_an_unknown_ca_is_refused(certificates, monkeypatch):
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    async with serve(web.get("/actor", as2_response), ssl_context=certificates.server_context()) as base:
+    async with serve(web.get("/actor", actor_stub), ssl_context=certificates.server_context()) as base:
         async with dev_client(allow_http=False) as client:
             with pytest.raises(Unreachable, match="certificate is not trusted.*SSL_CERT_FILE"):
                 await client.fetch_json(f"{base}/actor", signer=None)
@@ -420,7 +424,7 @@ async def test_post_to_a_closed_port_reports_connection_refused(client, signer):
 
 async def test_post_timeout_is_reported(signer):
     async def slow(request):
-        await asyncio.sleep(5)
+        await asyncio.sleep(3)
         return web.Response(status=202)
 
     async with serve(web.post("/inbox", slow)) as base:
@@ -431,7 +435,7 @@ async def test_post_timeout_is_reported(signer):
 
 async def test_fetch_timeout_is_a_fetch_error(signer):
     async def slow(request):
-        await asyncio.sleep(5)
+        await asyncio.sleep(3)
         return as2_response(request)
 
     async with serve(web.get("/actor", slow)) as base:

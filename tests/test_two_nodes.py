@@ -1,0 +1,202 @@
+"""Two real nodes on loopback sockets federating over real HTTP (interop.md F1-F10): follow with the Accept
+round trip, a note created, updated and deleted, a profile Update, an Undo, and a locked account's approval.
+One scenario runs the same story over HTTPS with a throw-away CA trusted through SSL_CERT_FILE."""
+
+import dataclasses
+import json
+
+import aiohttp
+import pytest
+
+from node import actors, follows
+from nodes import (eventually, follow, follower_state, following_state, make_certificates, preston_hub,
+                   preston_larder, received_object, remote_actor, running_node)
+
+AS2_ACCEPT = "application/activity+json"
+
+
+def coop_node_profiles(base_url: str):
+    return [preston_larder()]
+
+
+def hub_node_profiles(base_url: str):
+    return [preston_hub(), preston_larder(username="kirklees_bakers", name="Kirklees Bakers",
+                                          manually_approves_followers=True)]
+
+
+@pytest.fixture
+async def two_nodes(tmp_path):
+    """A: a co-op's node; B: a city hub's node that also hosts a locked co-op."""
+    async with running_node(tmp_path / "a", coop_node_profiles) as a, \
+            running_node(tmp_path / "b", hub_node_profiles) as b:
+        yield a, b
+
+
+async def fetch_as2(url: str, *, ssl=None) -> tuple[int, dict]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl) if ssl else None) as session:
+        async with session.get(url, headers={"Accept": AS2_ACCEPT}) as response:
+            return response.status, json.loads(await response.read())
+
+
+async def followed_and_accepted(a, b, follower_username="the_preston_larder", followed_username="preston"):
+    target = await follow(a, follower_username, b, followed_username)
+    follower_iri = a.actor_iri(follower_username)
+    await eventually(lambda: follower_state(b, followed_username, follower_iri),
+                     message="B stores the follower")
+    await eventually(lambda: _is(following_state(a, follower_username, target.iri), "accepted"),
+                     message="A sees the Accept")
+    return target
+
+
+async def _is(awaitable, expected) -> bool:
+    return await awaitable == expected
+
+
+async def test_follow_is_accepted_both_ways_and_listed_in_the_collections(two_nodes):
+    a, b = two_nodes
+    hub = await followed_and_accepted(a, b)
+    follower_iri = a.actor_iri("the_preston_larder")
+
+    assert await follower_state(b, "preston", follower_iri) == "accepted"
+    row = await follows.follower(b.db, "preston", follower_iri)
+    assert row["follow_id"] == (await follows.following_entry(a.db, "the_preston_larder", hub.iri))["follow_id"]
+    # B learnt A's actor (and its shared inbox) when it verified the Follow's signature.
+    learnt = await b.db.fetch_one("SELECT inbox, shared_inbox FROM remote_actors WHERE iri = ?", (follower_iri,))
+    assert tuple(learnt) == (f"{follower_iri}/inbox", f"{a.base_url}/inbox")
+    # The Follow and the Accept were both delivered (2xx), not merely queued.
+    sent_by_a = await a.db.fetch_all("SELECT inbox_url, state FROM deliveries")
+    assert [tuple(row) for row in sent_by_a] == [(f"{hub.iri}/inbox", "sent")]
+    sent_by_b = await b.db.fetch_all("SELECT inbox_url, state FROM deliveries")
+    assert [tuple(row) for row in sent_by_b] == [(f"{follower_iri}/inbox", "sent")]
+
+    # The public collections count the relationship on both sides.
+    status, followers = await fetch_as2(f"{hub.iri}/followers")
+    assert status == 200 and followers["totalItems"] == 1
+    status, following = await fetch_as2(f"{follower_iri}/following")
+    assert status == 200 and following["totalItems"] == 1
+
+
+async def test_note_created_updated_and_deleted_reaches_the_follower(two_nodes):
+    a, b = two_nodes
+    await followed_and_accepted(a, b)
+
+    create_id = await b.publisher.create_note("preston", "Preston's co-ops meet on Thursday at the market hall.")
+    note_iri = (await b.db.fetch_one("SELECT object_iri FROM outbox WHERE activity_id = ?", (create_id,)))[0]
+    status, served = await fetch_as2(note_iri)
+    assert status == 200 and served["type"] == "Note"
+
+    stored = await eventually(lambda: received_object(a, note_iri), message="A stores B's note")
+    assert stored["username"] is None and stored["deleted_at"] is None and stored["kind"] == "note"
+    document = json.loads(stored["json"])
+    assert document["attributedTo"] == b.actor_iri("preston")
+    assert "market hall" in document["content"]
+    assert document["content"] == served["content"]
+    received = await a.db.fetch_one("SELECT recipient, state FROM inbox WHERE activity_id = ?", (create_id,))
+    assert tuple(received) == (None, "done")  # arrived at A's shared inbox and was handled
+
+    await b.publisher.update_note(note_iri, "Preston's co-ops meet on Friday at the market hall.")
+
+    async def updated():
+        row = await received_object(a, note_iri)
+        return row if "Friday" in json.loads(row["json"])["content"] else None
+
+    row = await eventually(updated, message="A's copy of the note is updated")
+    assert row["deleted_at"] is None and "updated" in json.loads(row["json"])
+    status, served = await fetch_as2(note_iri)
+    assert status == 200 and "Friday" in served["content"]
+
+    await b.publisher.delete_note(note_iri)
+
+    async def tombstoned():
+        row = await received_object(a, note_iri)
+        return row["deleted_at"] is not None
+
+    await eventually(tombstoned, message="A's copy of the note is tombstoned")
+    status, served = await fetch_as2(note_iri)
+    assert status == 410 and served["type"] == "Tombstone"
+    states = await b.db.fetch_all("SELECT DISTINCT state FROM deliveries")
+    assert [row[0] for row in states] == ["sent"]
+
+
+async def test_profile_update_refreshes_the_followers_copy(two_nodes):
+    a, b = two_nodes
+    hub = await followed_and_accepted(a, b)
+    cached = await a.db.fetch_one("SELECT json FROM remote_actors WHERE iri = ?", (hub.iri,))
+    assert json.loads(cached[0])["name"] == "Preston Co-operative Commons"
+
+    current = await actors.require(b.db, "preston")
+    await actors.update_profile(b.db, dataclasses.replace(current.profile, name="Preston Community Wealth Hub",
+                                                          summary="Renamed after the 2025 assembly."))
+    update_id = await b.publisher.update_actor("preston")
+
+    async def refreshed():
+        row = await a.db.fetch_one("SELECT json FROM remote_actors WHERE iri = ?", (hub.iri,))
+        return json.loads(row[0])["name"] == "Preston Community Wealth Hub"
+
+    await eventually(refreshed, message="A's remote_actors row carries the new name")
+    handled = await a.db.fetch_one("SELECT type, state FROM inbox WHERE activity_id = ?", (update_id,))
+    assert tuple(handled) == ("Update", "done")
+
+
+async def test_unfollow_removes_the_follower(two_nodes):
+    a, b = two_nodes
+    hub = await followed_and_accepted(a, b)
+    follower_iri = a.actor_iri("the_preston_larder")
+
+    await a.publisher.unfollow("the_preston_larder", hub)
+    assert await following_state(a, "the_preston_larder", hub.iri) is None
+
+    async def removed():
+        return await follower_state(b, "preston", follower_iri) is None
+
+    await eventually(removed, message="B removes the follower after the Undo")
+    assert await follows.count_followers(b.db, "preston") == 0
+
+    # B's next post goes nowhere: no delivery to A is queued.
+    create_id = await b.publisher.create_note("preston", "Only for those who still follow.")
+    assert await b.db.scalar("SELECT COUNT(*) FROM deliveries WHERE activity_id = ?", (create_id,)) == 0
+
+
+async def test_locked_coop_keeps_the_follow_pending_until_approved(two_nodes):
+    a, b = two_nodes
+    locked = await follow(a, "the_preston_larder", b, "kirklees_bakers")
+    follower_iri = a.actor_iri("the_preston_larder")
+
+    await eventually(lambda: _is(follower_state(b, "kirklees_bakers", follower_iri), "pending"),
+                     message="B records a pending follow request")
+    # Nothing answers a request to a locked account until a person approves it.
+    assert await b.db.scalar("SELECT COUNT(*) FROM deliveries") == 0
+    assert await following_state(a, "the_preston_larder", locked.iri) == "requested"
+    assert await follows.count_followers(b.db, "kirklees_bakers") == 0
+
+    # The co-op's admin approves it: the follower becomes accepted and B sends the Accept.
+    request = await follows.follower(b.db, "kirklees_bakers", follower_iri)
+    assert await follows.set_follower_state(b.db, "kirklees_bakers", follower_iri, "accepted")
+    follow_activity = {"id": request["follow_id"], "type": "Follow", "actor": follower_iri, "object": locked.iri}
+    await b.publisher.accept_follow("kirklees_bakers", follow_activity, await remote_actor(b, follower_iri))
+
+    await eventually(lambda: _is(following_state(a, "the_preston_larder", locked.iri), "accepted"),
+                     message="A sees the approval")
+    assert await follows.count_followers(b.db, "kirklees_bakers") == 1
+
+
+async def test_https_with_a_local_ca_follow_and_post(tmp_path, monkeypatch):
+    certificates = make_certificates(tmp_path / "tls")
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca_file))  # before the nodes build their clients
+    async with running_node(tmp_path / "a", coop_node_profiles, tls=certificates) as a, \
+            running_node(tmp_path / "b", hub_node_profiles, tls=certificates) as b:
+        assert a.base_url.startswith("https://localhost:") and b.base_url.startswith("https://localhost:")
+        hub = await followed_and_accepted(a, b)
+        assert hub.shared_inbox == f"{b.base_url}/inbox"
+
+        create_id = await b.publisher.create_note("preston", "Over TLS: the commons meets on Thursday.")
+        note_iri = (await b.db.fetch_one("SELECT object_iri FROM outbox WHERE activity_id = ?", (create_id,)))[0]
+        assert note_iri.startswith("https://")
+        stored = await eventually(lambda: received_object(a, note_iri), message="A stores the note over TLS")
+        assert "Over TLS" in json.loads(stored["json"])["content"]
+
+        delivered = await b.db.fetch_one("SELECT inbox_url, state, last_status FROM deliveries "
+                                         "WHERE activity_id = ?", (create_id,))
+        assert tuple(delivered) == (f"{a.base_url}/inbox", "sent", 202)
+        status, served = await fetch_as2(note_iri, ssl=certificates.client_context())
+        assert status == 200 and served["id"] == note_iri
