@@ -1,4 +1,5 @@
-"""A bare aiohttp server answering fixed bytes per path: the reference coopnode is compared with."""
+"""A bare aiohttp server answering fixed bytes per path: the reference coopnode is compared with.
+A route with "method": "POST" reads the whole request body before answering (the bare inbox)."""
 
 import argparse
 import base64
@@ -15,8 +16,10 @@ NODEINFO_DISCOVERY = {
 }
 
 
-def fixed_handler(status: int, headers: dict, body: bytes):
+def fixed_handler(status: int, headers: dict, body: bytes, read_body: bool = False):
     async def handler(request: web.Request) -> web.Response:
+        if read_body:
+            await request.read()
         response = web.Response(body=body, status=status, headers=headers)
         response.headers["Content-Type"] = headers["Content-Type"]
         return response
@@ -25,10 +28,13 @@ def fixed_handler(status: int, headers: dict, body: bytes):
 
 
 def create_app(routes: list[dict]) -> web.Application:
-    app = web.Application()
+    app = web.Application(client_max_size=1024 * 1024)  # as coopnode's
     for route in routes:
         body = base64.b64decode(route["body_base64"])
-        app.router.add_get(route["path"], fixed_handler(route["status"], route["headers"], body))
+        if route.get("method", "GET") == "POST":
+            app.router.add_post(route["path"], fixed_handler(route["status"], route["headers"], body, True))
+        else:
+            app.router.add_get(route["path"], fixed_handler(route["status"], route["headers"], body))
     return app
 
 

@@ -207,7 +207,8 @@ class FederationClient:
             check_url(url, allow_private=self.allow_private, allow_http=self.allow_http)
             if signer is not None:
                 headers = _signed(scheme, "GET", url, headers, None, signer)
-            async with self._require_session().get(url, headers=headers, allow_redirects=False) as response:
+            async with self._require_session().get(URL(url, encoded=True), headers=headers,
+                                                   allow_redirects=False) as response:
                 if response.status == 200:
                     body = await self._read_capped(response, url)
                 else:
@@ -236,7 +237,8 @@ class FederationClient:
         try:
             check_url(url, allow_private=self.allow_private, allow_http=self.allow_http)
             headers = _signed(scheme, "POST", url, headers, body, signer)
-            async with self._require_session().post(url, data=body, headers=headers,
+            # encoded=True: send the URL exactly as signed, without yarl re-quoting it
+            async with self._require_session().post(URL(url, encoded=True), data=body, headers=headers,
                                                     allow_redirects=False) as response:
                 return await _post_result(response, scheme)
         except NETWORK_ERRORS as error:

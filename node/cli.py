@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from node import commands
+from node import commands, federation_commands, moderation_commands
 from node.profile_options import add_profile_options
 
 EXIT_USER_ERROR = 1
@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_options(add)
     actor_commands.add_parser("list", parents=[data_option], help="list hosted actors")
     remove = actor_commands.add_parser(
-        "remove", parents=[data_option], help="remove an actor (its URL answers 410 Gone; the name stays reserved)"
+        "remove", parents=[data_option], help="remove an actor (its URL answers 410 Gone; the name stays reserved)",
+        description="Remove an actor: its followers are sent Delete(actor), then its URL answers 410 Gone. "
+                    "The name stays reserved.",
     )
     remove.add_argument("username")
 
@@ -77,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("username")
     show.add_argument("--format", choices=("text", "json", "activity", "turtle"), default="text",
                       help="text (default), json (the stored fields), activity (the actor document), turtle")
-    edit = profile_commands.add_parser("edit", parents=[data_option], help="change profile fields")
+    edit = profile_commands.add_parser(
+        "edit", parents=[data_option], help="change profile fields",
+        description="Change profile fields; followers are sent Update(actor) so that they show the change at once.",
+    )
     edit.add_argument("username")
     edit.add_argument("--name", help="display name")
     add_profile_options(edit)
@@ -95,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     coops.add_argument("--limit", type=_positive_int, help="import at most N co-ops")
     coops.add_argument("--member-of", action="append", default=[], metavar="HUB",
                        help="make each imported co-op a member of this hub (local username or IRI)")
+    federation_commands.add_parsers(commands_parsers, data_option)
+    moderation_commands.add_parsers(commands_parsers, data_option)
     return parser
 
 

@@ -12,6 +12,7 @@ from node import actors, config as node_config
 from node.coops_import import CoopFileError, import_coops
 from node.db import Database, DatabaseError
 from node.profile_options import apply_profile_options
+from node.publish import Publisher
 from node.urls import Urls
 from vocab.profile import FieldProblem, Profile, ProfileError, actor_document, validate
 
@@ -26,6 +27,8 @@ USER_ERRORS = (
 
 
 def dispatch(args: argparse.Namespace):
+    if getattr(args, "handler", None) is not None:  # commands registered by their own modules
+        return args.handler(args)
     if args.command == "serve":
         from node import server
 
@@ -126,9 +129,27 @@ async def actor_list(args: argparse.Namespace) -> int:
 
 async def actor_remove(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
-        await actors.remove(db, args.username)
-        print(f"Removed {args.username}: {urls.actor(args.username.lower())} now answers 410 Gone")
+        actor = await hosted_actor(db, args.username)
+        publisher = Publisher(db, urls, config)
+        told = len(await publisher.follower_inboxes(actor.username))
+        await publisher.delete_actor(actor.username)  # queued while the actor still exists: its key signs it
+        await actors.remove(db, actor.username)
+        print(f"Removed {actor.username}: {urls.actor(actor.username)} now answers 410 Gone; "
+              f"{_followers_told(told, 'Delete')}")
     return 0
+
+
+async def hosted_actor(db: Database, username: str) -> actors.LocalActor:
+    """A hosted actor (the node's instance actor is not one)."""
+    if username.strip().lower() == actors.INSTANCE_USERNAME:
+        raise UsageError(f"{username!r} is the node's own instance actor, not a hosted actor")
+    return await actors.require(db, username.strip())
+
+
+def _followers_told(inboxes: int, kind: str) -> str:
+    if inboxes == 0:
+        return "it has no followers to tell"
+    return f"its followers will be told ({kind} queued for {inboxes} inbox(es))"
 
 
 async def profile_show(args: argparse.Namespace) -> int:
@@ -158,7 +179,7 @@ async def profile_show(args: argparse.Namespace) -> int:
 
 async def profile_edit(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
-        actor = await actors.require(db, args.username)
+        actor = await hosted_actor(db, args.username)
         profile = actor.profile if args.name is None else replace(actor.profile, name=args.name)
         profile = apply_profile_options(profile, args, actor_resolver(urls, await _usernames(db)))
         if profile == actor.profile:
@@ -166,7 +187,10 @@ async def profile_edit(args: argparse.Namespace) -> int:
             return 0
         await actors.update_profile(db, profile)
         changed = [name for name, value in profile.to_record().items() if value != actor.profile.to_record()[name]]
-        print(f"Updated {actor.username}: {', '.join(changed)}")
+        publisher = Publisher(db, urls, config)
+        await publisher.update_actor(actor.username)
+        told = _followers_told(len(await publisher.follower_inboxes(actor.username)), "Update")
+        print(f"Updated {actor.username}: {', '.join(changed)}; {told}")
     return 0
 
 

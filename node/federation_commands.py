@@ -20,7 +20,7 @@ from federation import policy, remote_actors
 from federation.client import FederationClient, FetchError
 from federation.remote_actors import InvalidActor, RemoteActor
 from node import actors, follows, objects
-from node.commands import UsageError, opened_node
+from node.commands import UsageError, hosted_actor, opened_node
 from node.documents import NOTE_MAX_LENGTH
 from node.federation_runtime import Signers, user_agent
 from node.publish import Publisher
@@ -80,12 +80,6 @@ def add_parsers(commands_parsers, data_option: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------- looking up actors
-
-
-async def require_local(db, username: str) -> actors.LocalActor:
-    if username.strip().lower() == actors.INSTANCE_USERNAME:
-        raise UsageError(f"{username!r} is the node's own instance actor, not a hosted actor")
-    return await actors.require(db, username.strip())
 
 
 def parse_target(target: str) -> tuple[str, str]:
@@ -170,7 +164,7 @@ def day(seconds: int | None) -> str:
 
 async def follow_command(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
-        local = await require_local(db, args.username)
+        local = await hosted_actor(db, args.username)
         remote = await fetch_remote(config, db, urls, args.target)
         current = await follows.following_entry(db, local.username, remote.iri)
         await Publisher(db, urls, config).follow(local.username, remote)
@@ -182,7 +176,7 @@ async def follow_command(args: argparse.Namespace) -> int:
 
 async def unfollow_command(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
-        local = await require_local(db, args.username)
+        local = await hosted_actor(db, args.username)
         followed = [row["actor_iri"] for row in await follows.list_following(db, local.username)]
         try:
             remote = await known_remote(config, db, urls, args.target, followed)
@@ -196,7 +190,7 @@ async def unfollow_command(args: argparse.Namespace) -> int:
 
 async def following_list(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
-        local = await require_local(db, args.username)
+        local = await hosted_actor(db, args.username)
         rows = await follows.list_following(db, local.username)
         for row in rows:
             cached = await remote_actors.get(db, row["actor_iri"])
@@ -210,7 +204,7 @@ async def following_list(args: argparse.Namespace) -> int:
 
 async def followers_list(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
-        local = await require_local(db, args.username)
+        local = await hosted_actor(db, args.username)
         rows = await follows.list_followers(db, local.username, "pending" if args.pending else None)
         for row in rows:
             cached = await remote_actors.get(db, row["actor_iri"])
@@ -222,7 +216,7 @@ async def followers_list(args: argparse.Namespace) -> int:
 
 async def _follower(config, db, urls, args) -> tuple[actors.LocalActor, RemoteActor, dict, str]:
     """(local actor, follower, the Follow to answer, its state) for `followers approve|reject`."""
-    local = await require_local(db, args.username)
+    local = await hosted_actor(db, args.username)
     rows = await follows.list_followers(db, local.username)
     try:
         remote = await known_remote(config, db, urls, args.follower, [row["actor_iri"] for row in rows])
@@ -268,17 +262,11 @@ def _checked_text(text: str) -> str:
     return text
 
 
-async def _object_of(db, activity_id: str) -> str:
-    activity = await objects.outbox_activity(db, activity_id)
-    return activity["object"]["id"] if isinstance(activity["object"], dict) else activity["object"]
-
-
 async def post_add(args: argparse.Namespace) -> int:
     text = _checked_text(args.text)
     async with opened_node(args) as (config, db, urls):
-        local = await require_local(db, args.username)
-        activity_id = await Publisher(db, urls, config).create_note(local.username, text)
-        print(await _object_of(db, activity_id))
+        local = await hosted_actor(db, args.username)
+        print(await Publisher(db, urls, config).create_note(local.username, text))
         print(f"Published; Create queued to {local.username}'s followers, {DELIVERED_BY_SERVER}", file=sys.stderr)
     return 0
 
@@ -300,16 +288,16 @@ async def post_delete(args: argparse.Namespace) -> int:
 
 async def post_list(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
-        local = await require_local(db, args.username)
+        local = await hosted_actor(db, args.username)
         rows = await objects.list_owned(db, local.username, "note")
         for row in rows:
-            print(f"{day(row['created_at'])}  {row['iri']}  {_first_line(row['json'])}")
+            print(f"{day(row['created_at'])}  {row['iri']}  {_one_line(row['json'])}")
         print(f"{len(rows)} post(s) by {local.username}", file=sys.stderr)
     return 0
 
 
-def _first_line(document_json: str, width: int = 60) -> str:
+def _one_line(document_json: str, width: int = 60) -> str:
+    """The post's text on one line, shortened to width."""
     content = json.loads(document_json).get("content", "")
-    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"</p>|<br>", "\n", content))).strip()
-    line = " ".join(text.splitlines()[0].split()) if text else ""
+    line = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", content)).split())
     return line if len(line) <= width else line[:width - 1] + "…"

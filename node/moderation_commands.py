@@ -161,10 +161,8 @@ async def deliveries_retry(args: argparse.Namespace) -> int:
     host = args.host.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/") if args.host else None
     activity = args.activity.strip() if args.activity else None
     async with opened_node(args) as (config, db, urls):
-        if host and not await db.scalar("SELECT 1 FROM deliveries WHERE host = ? LIMIT 1", (host,)):
+        if host and host not in {summary.host for summary in await delivery.summary(db)}:
             raise UsageError(f"no deliveries to {host} ('coopnode deliveries' lists the hosts)")
-        if activity and not await db.scalar("SELECT 1 FROM deliveries WHERE activity_id = ? LIMIT 1", (activity,)):
-            raise UsageError(f"no deliveries of the activity {activity}")
         queued = await delivery.retry(db, now=int(time.time()), host=host, activity_id=activity)
     print(f"{queued} deliver{'y' if queued == 1 else 'ies'} queued again")
     if queued == 0:

@@ -83,9 +83,10 @@ async def create_node(data_dir: Path, domain: str, *, scheme: str = "http", prof
 
 @asynccontextmanager
 async def running_node(data_dir: Path, profiles=(), *, tls: "TestCertificates | None" = None,
-                       host: str = "127.0.0.1"):
+                       host: str = "127.0.0.1", middlewares=()):
     """A node created in data_dir with the given actors, served on a loopback socket until the block ends.
     `profiles` is a list, or a function of the node's base URL returning one (for IRIs that name the node).
+    `middlewares` (aiohttp middlewares, e.g. one that watches requests) run outside the node's own.
 
     A data_dir that already holds a node (node.toml) is served again as it is, on the port its domain names
     (a restart): `profiles` must then be empty."""
@@ -105,6 +106,8 @@ async def running_node(data_dir: Path, profiles=(), *, tls: "TestCertificates | 
             profiles = profiles(f"{scheme}://{domain}")
         config = await create_node(data_dir, domain, scheme=scheme, profiles=list(profiles))
     app = create_app(config)
+    for middleware in reversed(middlewares):
+        app.middlewares.insert(0, middleware)
     runner = web.AppRunner(app, access_log=None)
     try:
         await runner.setup()
@@ -262,3 +265,17 @@ async def received_object(node: RunningNode, iri: str):
     return await node.db.fetch_one(
         "SELECT iri, username, kind, json, created_at, updated_at, deleted_at FROM objects "
         "WHERE iri = ? AND username IS NULL", (iri,))
+
+
+@asynccontextmanager
+async def second_connection_publisher(config: node_config.NodeConfig):
+    """A Publisher on its own database connection, as the `coopnode` commands publish while `serve` runs: the
+    server notices the commit within about a second and delivers."""
+    from node.publish import Publisher
+    from node.urls import Urls
+
+    db = await Database.open(config.database_path)
+    try:
+        yield Publisher(db, Urls(config.base_url), config)
+    finally:
+        await db.close()

