@@ -1,4 +1,5 @@
-"""`python -m bench`: build a 1,000-co-op node once, measure it against bare aiohttp, print the results table."""
+"""`python -m bench`: build a 1,000-co-op node once, measure it against bare aiohttp, print the results table.
+The federation parts (inbox throughput, fan-out to 1,000 hosts) use a second, small node; --only picks parts."""
 
 import argparse
 import json
@@ -9,10 +10,20 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import dataset, measures, report
+from bench import dataset, fanout, fednode, inbox, measures, report
 from bench.processes import Processes, repository_root, wait_for_200
 
 DEFAULT_COOPS = Path("../shared/data/uk-coops-2023-q2.csv")  # relative to the repository root
+PARTS = ("http", "inbox", "fanout")
+INBOX_PRESIGNED_PER_SECOND = 2000  # distinct requests signed per second of inbox load (coopnode needs ~1,100)
+
+
+def parts_list(value: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(PARTS)} (comma-separated), not {value!r}")
+    return parts
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,6 +41,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "server on 2 cores) or aiohttp's ClientSession")
     parser.add_argument("--starts", type=int, default=5, help="start-up runs per server")
     parser.add_argument("--idle", type=float, default=2.0, help="idle seconds before reading memory")
+    parser.add_argument("--only", type=parts_list, default=PARTS, metavar="PARTS",
+                        help="comma-separated parts to run: http (throughput, start-up, memory; imports the co-ops), "
+                             "inbox, fanout (default: all)")
+    parser.add_argument("--inbox-rounds", type=int, default=6, help="alternating inbox rounds per server")
+    parser.add_argument("--inbox-seconds", type=float, default=1.0, help="measured seconds per inbox round")
+    parser.add_argument("--inbox-requests", type=int,
+                        help=f"distinct signed POSTs to prepare (default: {INBOX_PRESIGNED_PER_SECOND} per second "
+                             "of load on coopnode)")
+    parser.add_argument("--followers", type=int, default=1000, help="fan-out: followers, each on its own host")
+    parser.add_argument("--no-what-if", dest="what_if", action="store_false",
+                        help="fan-out: skip the what-if runs (node changes patched into the bench harness)")
+    parser.add_argument("--fanout-profile", nargs="?", const="", metavar="WHAT_IF",
+                        help="fan-out: one more run under cProfile, and print where the event loop spent its time; "
+                             "optionally with what-if changes, e.g. cached-key or cached-key,in-flight=64")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
     return parser.parse_args(argv)
 
@@ -63,25 +88,73 @@ def measure(args: argparse.Namespace, scratch: Path, processes: Processes) -> di
     return {"node": node, "startup": startup, "memory": memory, "endpoints": endpoints}
 
 
+def measure_federation(args: argparse.Namespace, scratch: Path, processes: Processes) -> dict:
+    node = fednode.init(scratch)
+    results = {}
+    if "inbox" in args.only:
+        requests = args.inbox_requests or int(INBOX_PRESIGNED_PER_SECOND * args.inbox_rounds
+                                              * (args.inbox_seconds + 0.3))
+        load = inbox.InboxLoad(args.inbox_rounds, args.inbox_seconds, args.concurrency, requests)
+        results["inbox"] = inbox.measure(processes, node, scratch, load, progress)
+    if "fanout" in args.only:
+        results["fanout"] = fanout.measure(processes, node, scratch, args.followers, progress,
+                                           what_if=args.what_if, profile=args.fanout_profile is not None,
+                                           profile_what_if=[change for change in (args.fanout_profile or "").split(",")
+                                                            if change])
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the children are stopped on the way out
     started = time.monotonic()
+    results = {}
     with tempfile.TemporaryDirectory(prefix="coopnode-bench-") as scratch, Processes(Path(scratch)) as processes:
-        results = measure(args, Path(scratch), processes)
-    node = results["node"]
-    rows = report.throughput_rows(results["endpoints"]) + [
-        report.startup_row(results["startup"]), *report.memory_rows(results["memory"], node.hosted)]
+        if "http" in args.only:
+            results.update(measure(args, Path(scratch), processes))
+        if "inbox" in args.only or "fanout" in args.only:
+            results.update(measure_federation(args, Path(scratch), processes))
+    rows = []
+    if "http" in args.only:
+        node = results["node"]
+        rows += report.throughput_rows(results["endpoints"]) + [
+            report.startup_row(results["startup"]), *report.memory_rows(results["memory"], node.hosted)]
+    if "inbox" in results:
+        rows += report.inbox_rows(results["inbox"])
+    if "fanout" in results:
+        rows += report.fanout_rows(results["fanout"])
     print(report.format_table(rows))
-    print(f"\n{node.hosted} co-ops hosted ({node.rejected} rows rejected by the import), "
-          f"{args.rounds} rounds x {args.seconds:g} s at concurrency {args.concurrency} ({args.client} client), "
-          f"{time.monotonic() - started:.0f} s in all. Contains Co-operatives UK open data, licensed under ODC-By 1.0.")
+    print()
+    if "http" in args.only:
+        print(f"{node.hosted} co-ops hosted ({node.rejected} rows rejected by the import), "
+              f"{args.rounds} rounds x {args.seconds:g} s at concurrency {args.concurrency} ({args.client} client).")
+    if "inbox" in results:
+        print(f"Inbox: {args.inbox_rounds} rounds x {args.inbox_seconds:g} s per server at concurrency "
+              f"{args.concurrency}, {results['inbox'].presigned} distinct signed Creates prepared in "
+              f"{results['inbox'].signing_seconds:.1f} s.")
+    if "fanout" in results and results["fanout"].profile:
+        changes = ", ".join(results["fanout"].profile_what_if) or "no what-if"
+        print(f"Fan-out under cProfile ({changes}), event-loop thread, by own time "
+              "(function, calls, own s, cumulative s):")
+        for function, calls, own, cumulative in results["fanout"].profile:
+            print(f"    {function[:70]:70}  {calls:8}  {own:7.2f}  {cumulative:7.2f}")
+    print(f"{time.monotonic() - started:.0f} s in all."
+          + (" Contains Co-operatives UK open data, licensed under ODC-By 1.0." if "http" in args.only else ""))
     if args.json:
-        record = {**results, "node": {**asdict(node), "data_dir": None},
-                  "endpoints": {name: endpoint.rounds for name, endpoint in results["endpoints"].items()},
-                  "table": [asdict(row) for row in rows]}
-        args.json.write_text(json.dumps(record, indent=2))
+        args.json.write_text(json.dumps(json_record(results, rows), indent=2, default=str))
     return 0 if all(row.result != "FAIL" for row in rows) else 1
+
+
+def json_record(results: dict, rows: list) -> dict:
+    record = {"table": [asdict(row) for row in rows]}
+    if "node" in results:
+        record.update({"startup": results["startup"], "memory": results["memory"],
+                       "node": {**asdict(results["node"]), "data_dir": None},
+                       "endpoints": {name: endpoint.rounds for name, endpoint in results["endpoints"].items()}})
+    for part in ("inbox", "fanout"):
+        if part in results:
+            record[part] = asdict(results[part])
+    return record
 
 
 if __name__ == "__main__":

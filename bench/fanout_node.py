@@ -55,9 +55,12 @@ def bench_routes(app: web.Application, profile_path: Path | None) -> None:
         if profiler is not None:
             profiler.enable()
         started = time.monotonic()
-        activity_id = await publisher.create_note(request.query["username"], "Fan-out benchmark: surplus bread "
-                                                  "at the Preston larder from 4 pm.")
-        return web.json_response({"started": started, "queued": time.monotonic(), "activity_id": activity_id})
+        note = await publisher.create_note(request.query["username"], "Fan-out benchmark: surplus bread "
+                                           "at the Preston larder from 4 pm.")
+        queued = time.monotonic()
+        activity_id = await state_of(request).db.scalar(
+            "SELECT activity_id FROM outbox WHERE object_iri = ? AND type = 'Create'", (note,))
+        return web.json_response({"started": started, "queued": queued, "activity_id": activity_id})
 
     async def profile(request: web.Request) -> web.Response:
         if profiler is None:

@@ -26,7 +26,9 @@ def write_requests(path, requests) -> int:
 
 
 def read_requests(path) -> list[bytes]:
-    data, requests, offset = open(path, "rb").read(), [], 0
+    with open(path, "rb") as file:
+        data = file.read()
+    requests, offset = [], 0
     while offset < len(data):
         (size,) = LENGTH.unpack_from(data, offset)
         requests.append(data[offset + LENGTH.size:offset + LENGTH.size + size])

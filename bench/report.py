@@ -70,7 +70,7 @@ def memory_rows(memory: dict, hosted: int) -> list[Row]:
 
 
 def format_table(rows: list[Row]) -> str:
-    header = Row("measure", "coopnode", "bare aiohttp", "ratio", "target", "result")
+    header = Row("measure", "coopnode", "baseline", "ratio", "target", "result")
     columns = list(zip(*[(r.measure, r.value, r.baseline, r.ratio, r.target, r.result) for r in [header, *rows]]))
     widths = [max(len(cell) for cell in column) for column in columns]
     lines = []
@@ -80,3 +80,60 @@ def format_table(rows: list[Row]) -> str:
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- federation: inbox and fan-out
+
+INBOX_TARGET = 0.25
+FANOUT_TARGET = 3.0
+
+
+def inbox_rows(result) -> list[Row]:
+    ours, bare = result.rounds["coopnode"], result.rounds["baseline"]
+    ratios = paired_ratios(ours, bare, "requests_per_second")
+    cpu_ratios = paired_ratios(ours, bare, "server_cpu_us_per_request", higher_is_better=False)
+    drain = result.drain
+    drained = drain["backlog"] - drain["left"]
+    rows = [
+        Row("signed inbox POSTs stored (req/s)", f"{median_of(ours, 'requests_per_second'):.0f}",
+            f"{median_of(bare, 'requests_per_second'):.0f}", spread(ratios), f">= {INBOX_TARGET:.0%}",
+            verdict(statistics.median(ratios) >= INBOX_TARGET)),
+        Row("  server CPU per inbox POST (us/req, cpu share)",
+            f"{median_of(ours, 'server_cpu_us_per_request'):.0f}, {median_of(ours, 'server_cpu_share'):.0%}",
+            f"{median_of(bare, 'server_cpu_us_per_request'):.0f}, {median_of(bare, 'server_cpu_share'):.0%}",
+            spread(cpu_ratios), "cross-check", verdict(None)),
+        Row("  202s answered / rows stored (all rounds)", f"{result.answered.get(202, 0)} / {result.stored}", "",
+            "", "equal", verdict(result.answered.get(202, 0) == result.stored)),
+    ]
+    if drained:
+        rows.append(Row(f"  inbox worker drain, {drain['backlog']} left after load (rows/s, CPU us/row)",
+                        f"{drained / drain['seconds']:.0f}, {1e6 * drain['server_cpu_seconds'] / drained:.0f}",
+                        "", "", "", verdict(None)))
+    return rows
+
+
+def fanout_rows(result) -> list[Row]:
+    rsa, count = result.rsa_median, result.followers
+    node = result.node
+    rows = [
+        Row(f"fan-out of 1 Create to {count:,} hosts, until all sent (s)", f"{node['seconds']:.2f}",
+            f"{rsa:.2f}", f"x{node['seconds'] / rsa:.1f}", f"<= x{FANOUT_TARGET:g}",
+            verdict(node["seconds"] / rsa <= FANOUT_TARGET)),
+        Row(f"  baseline: {count:,} RSA-2048 signatures, key parsed once (s)",
+            f"{rsa:.2f}", "", f"{min(result.rsa_seconds):.2f}-{max(result.rsa_seconds):.2f}", "", verdict(None)),
+        Row("  queued after / first POST arrived after (s)",
+            f"{node['queued_after']:.2f} / {node['first_arrival_after']:.2f}", "", "", "", verdict(None)),
+        Row("  node CPU per delivery (ms, cpu share)",
+            f"{1000 * node['server_cpu_seconds'] / count:.1f}, {node['server_cpu_seconds'] / node['seconds']:.0%}",
+            "", "", "", verdict(None)),
+        Row("  RSA private-key PEM parse, done per signature by the node (ms)",
+            f"{1000 * result.pem_parse_seconds:.1f}", f"{1000 * rsa / count:.2f}",
+            f"x{result.pem_parse_seconds / (rsa / count):.0f}", "", verdict(None)),
+    ]
+    for in_flight, bare in result.bare.items():
+        rows.append(Row(f"  bare aiohttp fan-out, sign + POST, {in_flight} in flight (s)",
+                        f"{bare['seconds']:.2f}", f"{rsa:.2f}", f"x{bare['seconds'] / rsa:.1f}", "", verdict(None)))
+    for label, what_if in result.what_if.items():
+        rows.append(Row(f"  what-if, {label} (s)", f"{what_if['seconds']:.2f}", f"{rsa:.2f}",
+                        f"x{what_if['seconds'] / rsa:.1f}", "", verdict(None)))
+    return rows

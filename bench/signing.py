@@ -36,7 +36,8 @@ def signed_headers(key: rsa.RSAPrivateKey, key_id: str, url: str, body: bytes, n
         "Digest": "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"),
         "Content-Type": CONTENT_TYPE,
     }
-    values = {"(request-target)": f"post {parts.path or '/'}", **{name.lower(): value for name, value in headers.items()}}
+    values = {"(request-target)": f"post {parts.path or '/'}",
+              **{name.lower(): value for name, value in headers.items()}}
     signing_string = "\n".join(f"{name}: {values[name]}" for name in SIGNED_HEADERS)
     signature = base64.b64encode(rsa_sign(key, signing_string.encode("utf-8"))).decode("ascii")
     headers["Signature"] = (f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(SIGNED_HEADERS)}",'

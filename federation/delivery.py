@@ -367,7 +367,8 @@ async def retry(db, *, now: int, host: str | None = None, activity_id: str | Non
         cursor = await connection.execute(
             f"UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?, "
             f"leased_until = NULL WHERE {' AND '.join(conditions)}", (now, now, *parameters))
-        host_filter = " WHERE host = ?" if host else ""
-        await connection.execute(f"UPDATE peers SET paused_until = NULL{host_filter}",
-                                 (host.lower(),) if host else ())
+        if cursor.rowcount:
+            host_filter = " WHERE host = ?" if host else ""
+            await connection.execute(f"UPDATE peers SET paused_until = NULL{host_filter}",
+                                     (host.lower(),) if host else ())
         return cursor.rowcount

@@ -152,6 +152,8 @@ async def update_profile(db: Database, profile: Profile, *, now: int | None = No
 
 async def remove(db: Database, username: str, *, now: int | None = None) -> None:
     """Mark an actor deleted: its URL and WebFinger answer 410 Gone from now on; its name stays reserved."""
+    if username == INSTANCE_USERNAME:
+        raise ActorNotFound("the instance actor speaks for the server and cannot be removed")
     await require(db, username)
     now = int(time.time()) if now is None else now
     async with db.transaction() as connection:

@@ -12,7 +12,7 @@ from node import actors, config as node_config
 from node.coops_import import CoopFileError, import_coops
 from node.db import Database, DatabaseError
 from node.profile_options import apply_profile_options
-from node.publish import Publisher
+from node.publish import InvalidPost, Publisher
 from node.urls import Urls
 from vocab.profile import FieldProblem, Profile, ProfileError, actor_document, validate
 
@@ -23,6 +23,7 @@ class UsageError(Exception):
 
 USER_ERRORS = (
     UsageError, node_config.ConfigError, ProfileError, actors.ActorNotFound, DatabaseError, CoopFileError,
+    InvalidPost,
 )
 
 

@@ -122,6 +122,8 @@ async def lookup_client(config, db, urls):
 async def fetch_remote(config, db, urls, target: str) -> RemoteActor:
     """The remote actor a handle or IRI names, fetched now (and cached); UsageError when it cannot be had."""
     kind, value = parse_target(target)
+    if host_of_target(kind, value) == config.domain:
+        raise UsageError(f"{value} is on this node ({config.domain}), not a remote one")
     await _require_allowed(config, db, host_of_target(kind, value))
     async with lookup_client(config, db, urls) as (client, signer):
         try:
@@ -194,7 +196,8 @@ async def following_list(args: argparse.Namespace) -> int:
         rows = await follows.list_following(db, local.username)
         for row in rows:
             cached = await remote_actors.get(db, row["actor_iri"])
-            print(f"{row['state']:9} {day(row['created_at'])}  {row['actor_iri']}  {handle_of(row['actor_iri'], cached)}")
+            print(f"{row['state']:9} {day(row['created_at'])}  {row['actor_iri']}  "
+                  f"{handle_of(row['actor_iri'], cached)}".rstrip())
         print(f"{local.username} follows {len(rows)} actor(s)", file=sys.stderr)
     return 0
 
@@ -208,7 +211,8 @@ async def followers_list(args: argparse.Namespace) -> int:
         rows = await follows.list_followers(db, local.username, "pending" if args.pending else None)
         for row in rows:
             cached = await remote_actors.get(db, row["actor_iri"])
-            print(f"{row['state']:8} {day(row['created_at'])}  {row['actor_iri']}  {handle_of(row['actor_iri'], cached)}")
+            print(f"{row['state']:8} {day(row['created_at'])}  {row['actor_iri']}  "
+                  f"{handle_of(row['actor_iri'], cached)}".rstrip())
         what = "pending follow request(s)" if args.pending else "follower(s), pending ones included"
         print(f"{local.username}: {len(rows)} {what}", file=sys.stderr)
     return 0

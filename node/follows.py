@@ -80,11 +80,16 @@ async def accepted_follower_iris(db: Database, username: str) -> list[str]:
 
 async def record_following(db: Database, username: str, actor_iri: str, follow_id: str, now: int) -> None:
     async with db.transaction() as connection:
-        await connection.execute(
-            "INSERT INTO following (username, actor_iri, state, follow_id, created_at) "
-            "VALUES (?, ?, 'requested', ?, ?) ON CONFLICT(username, actor_iri) DO UPDATE SET "
-            "follow_id = excluded.follow_id, state = CASE WHEN following.state = 'accepted' THEN 'accepted' "
-            "ELSE 'requested' END", (username, actor_iri, follow_id, now))
+        await record_following_in(connection, username, actor_iri, follow_id, now)
+
+
+async def record_following_in(connection, username: str, actor_iri: str, follow_id: str, now: int) -> None:
+    """Record our follow request inside the caller's transaction (with the Follow it queues)."""
+    await connection.execute(
+        "INSERT INTO following (username, actor_iri, state, follow_id, created_at) "
+        "VALUES (?, ?, 'requested', ?, ?) ON CONFLICT(username, actor_iri) DO UPDATE SET "
+        "follow_id = excluded.follow_id, state = CASE WHEN following.state = 'accepted' THEN 'accepted' "
+        "ELSE 'requested' END", (username, actor_iri, follow_id, now))
 
 
 async def following_entry(db: Database, username: str, actor_iri: str):
@@ -106,9 +111,13 @@ async def set_following_state(db: Database, username: str, actor_iri: str, state
 
 async def remove_following(db: Database, username: str, actor_iri: str) -> bool:
     async with db.transaction() as connection:
-        cursor = await connection.execute(
-            "DELETE FROM following WHERE username = ? AND actor_iri = ?", (username, actor_iri))
-        return cursor.rowcount == 1
+        return await remove_following_in(connection, username, actor_iri)
+
+
+async def remove_following_in(connection, username: str, actor_iri: str) -> bool:
+    cursor = await connection.execute(
+        "DELETE FROM following WHERE username = ? AND actor_iri = ?", (username, actor_iri))
+    return cursor.rowcount == 1
 
 
 async def list_following(db: Database, username: str) -> list:

@@ -5,14 +5,19 @@ import time
 import uuid
 from typing import Callable
 
-from federation import delivery, remote_actors
+from federation import delivery, policy, remote_actors
 from federation.remote_actors import RemoteActor
 from node import actors, follows, objects
 from node.config import NodeConfig
 from node.db import Database
-from node.documents import actor_as2, note_as2
+from node.documents import NOTE_MAX_LENGTH, actor_as2, note_as2
 from node.urls import Urls
+from vocab.as2 import host_of
 from vocab.context import AS2_PUBLIC, document_context
+
+
+class InvalidPost(ValueError):
+    """A post the node refuses to publish; the message says why."""
 
 
 class Publisher:
@@ -36,12 +41,18 @@ class Publisher:
 
     async def send(self, username: str, activity: dict, inboxes: list[str], *, public: bool = False,
                    object_iri: str | None = None, object_document: dict | None = None,
-                   object_kind: str | None = None, tombstone: str | None = None) -> str:
-        """Store (object, outbox entry) and queue the activity for the inboxes, all or nothing."""
+                   object_kind: str | None = None, tombstone: str | None = None, also=None) -> str:
+        """Store (object, outbox entry, and whatever `also(connection)` writes) and queue the activity for the
+        inboxes the domain policy allows, all or nothing."""
         activity = {"@context": document_context(), **activity}
         body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         now = self._now()
+        domain_policy = await policy.load(self.db)
+        inboxes = [inbox for inbox in inboxes
+                   if domain_policy.is_allowed(host_of(inbox), self.config.federation_mode)]
         async with self.db.transaction() as connection:
+            if also is not None:
+                await also(connection)
             if object_document is not None:
                 await objects.save_in(connection, iri=object_iri, username=username, kind=object_kind,
                                       document=object_document, now=now)
@@ -72,27 +83,33 @@ class Publisher:
 
     async def _answer_follow(self, kind: str, username: str, follow: dict, follower: RemoteActor) -> str:
         """Accept/Reject embedding the original Follow, signed by the followed actor (interop.md F2)."""
-        embedded = {key: follow[key] for key in ("id", "type", "actor", "object") if key in follow}
+        embedded = {key: follow[key] for key in ("id", "type", "actor", "object") if follow.get(key)}
         activity = {"id": self.new_activity_id(), "type": kind, "actor": self._actor_iri(username),
                     "object": embedded, "to": [follower.iri]}
         return await self.send(username, activity, [follower.inbox])
 
     async def follow(self, username: str, target: RemoteActor) -> str:
         follow_id = self.new_activity_id()
-        await follows.record_following(self.db, username, target.iri, follow_id, self._now())
         activity = {"id": follow_id, "type": "Follow", "actor": self._actor_iri(username), "object": target.iri,
                     "to": [target.iri]}
-        return await self.send(username, activity, [target.inbox])
+
+        async def record(connection):
+            await follows.record_following_in(connection, username, target.iri, follow_id, self._now())
+
+        return await self.send(username, activity, [target.inbox], also=record)
 
     async def unfollow(self, username: str, target: RemoteActor) -> str:
         entry = await follows.following_entry(self.db, username, target.iri)
         actor_iri = self._actor_iri(username)
         follow = {"id": entry["follow_id"] if entry else None, "type": "Follow", "actor": actor_iri,
                   "object": target.iri}
-        await follows.remove_following(self.db, username, target.iri)
         activity = {"id": self.new_activity_id(), "type": "Undo", "actor": actor_iri,
                     "object": {key: value for key, value in follow.items() if value}, "to": [target.iri]}
-        return await self.send(username, activity, [target.inbox])
+
+        async def forget(connection):
+            await follows.remove_following_in(connection, username, target.iri)
+
+        return await self.send(username, activity, [target.inbox], also=forget)
 
     async def update_actor(self, username: str) -> str:
         """Tell followers the profile changed (Mastodon otherwise refreshes only daily)."""
@@ -105,6 +122,7 @@ class Publisher:
 
     async def delete_actor(self, username: str) -> str:
         """Announce an actor's removal to its followers; call before the actor is marked deleted."""
+        await actors.require(self.db, username)
         actor_iri = self._actor_iri(username)
         activity = {"id": self.new_activity_id(), "type": "Delete", "actor": actor_iri, "object": actor_iri,
                     "to": [AS2_PUBLIC]}
@@ -113,12 +131,14 @@ class Publisher:
     async def create_note(self, username: str, text: str) -> str:
         """Post a public note to the actor's followers; returns the note's IRI."""
         await actors.require(self.db, username)
+        _check_text(text)
         iri = f"{self.urls.base}/objects/{uuid.uuid4().hex}"
         note = note_as2(iri=iri, username=username, text=text, urls=self.urls, published=self._now())
         await self._send_object("Create", username, note)
         return iri
 
     async def update_note(self, iri: str, text: str) -> str:
+        _check_text(text)
         row = await self._own_object(iri)
         original = json.loads(row["json"])
         note = note_as2(iri=iri, username=row["username"], text=text, urls=self.urls,
@@ -139,6 +159,7 @@ class Publisher:
         row = await objects.get(self.db, iri)
         if row is None or row["username"] is None or row["deleted_at"] is not None:
             raise actors.ActorNotFound(f"{iri} is not a post of this node (or it was deleted)")
+        await actors.require(self.db, row["username"])  # a removed actor's posts stay as they were
         return row
 
     async def _send_object(self, kind: str, username: str, document: dict) -> str:
@@ -149,6 +170,13 @@ class Publisher:
             activity["published"] = document["published"]
         return await self.send(username, activity, await self.follower_inboxes(username), public=True,
                                object_iri=document["id"], object_document=document, object_kind="note")
+
+
+def _check_text(text: str) -> None:
+    if not text.strip():
+        raise InvalidPost("a post needs some text")
+    if len(text) > NOTE_MAX_LENGTH:
+        raise InvalidPost(f"a post is at most {NOTE_MAX_LENGTH} characters, not {len(text)}")
 
 
 def _without_context(document: dict) -> dict:

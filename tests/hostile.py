@@ -6,6 +6,7 @@ answer and a regular expression its JSON `error` must match (None when aiohttp i
 """
 
 import base64
+import functools
 import hashlib
 import json
 import random
@@ -18,10 +19,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from http_message_signatures import HTTPMessageSigner, MappingKeyResolver
 
-from federation import http_signatures
+from federation import rfc9421
 from federation.http_signatures import SignatureScheme
-from federation.signatures import digest_header, http_date
+from federation.signatures import as_utc, digest_header, http_date
 
 AS2 = "https://www.w3.org/ns/activitystreams"
 ACTIVITY_JSON = "application/activity+json"
@@ -49,6 +51,7 @@ class Peer:
     keys: dict  # name -> PeerKey; only the names in `published` are served as actors
     published: tuple = ("alice", "mallory")
     base_url: str = ""
+    blocked_base: str = ""  # the same server on another address, which the node blocks
     requests: list = field(default_factory=list)  # (Host header, method, path_qs)
     delivered: list = field(default_factory=list)  # (path, JSON body) of POSTs received
 
@@ -73,11 +76,14 @@ class Peer:
         app.router.add_post("/inbox", self._inbox)
         app.router.add_get("/notes/{number}", self._note)
         app.router.add_get("/keys/{name}", self._key_document)
-        app.router.add_get("/html", lambda request: web.Response(text="<html></html>", content_type="text/html"))
         app.router.add_get("/huge", self._huge)
-        app.router.add_get("/broken", lambda request: web.Response(body=b"{not json", content_type=ACTIVITY_JSON))
-        app.router.add_get("/error", lambda request: web.Response(status=500, text="boom"))
-        app.router.add_get("/redirect", lambda request: web.HTTPFound("http://127.0.0.1:1/users/alice"))
+        for path, response in (
+            ("/html", lambda: web.Response(text="<html></html>", content_type="text/html")),
+            ("/broken", lambda: web.Response(body=b"{not json", content_type=ACTIVITY_JSON)),
+            ("/error", lambda: web.Response(status=500, text="boom")),
+            ("/redirect", lambda: web.Response(status=302, headers={"Location": "http://127.0.0.1:1/users/alice"})),
+        ):
+            app.router.add_get(path, _answering(response))
         return app
 
     def _origin(self, request: web.Request) -> str:
@@ -120,6 +126,13 @@ class Peer:
 
     async def _huge(self, request: web.Request) -> web.Response:
         return web.Response(body=b'{"id": "' + b"a" * (2 * ONE_MB) + b'"}', content_type=ACTIVITY_JSON)
+
+
+def _answering(make_response):
+    async def handler(request: web.Request) -> web.Response:
+        return make_response()
+
+    return handler
 
 
 # ---------------------------------------------------------------- the world the generators aim at
@@ -216,19 +229,58 @@ def as_body(document) -> bytes:
 
 def signed_headers(world: World, signer: str, path: str, body: bytes | None, *, key_id: str | None = None,
                    now: datetime | None = None, scheme: SignatureScheme = SignatureScheme.CAVAGE,
-                   content_type: str = ACTIVITY_JSON, host: str | None = None) -> dict:
-    """Headers for a request signed with `signer`'s private key, announcing key_id (the signer's own by default)."""
-    url = f"http://{host or world.node_host}{path}"
+                   content_type: str | None = ACTIVITY_JSON, host: str | None = None) -> dict:
+    """Headers for a request signed with `signer`'s private key, announcing key_id (the signer's own by default),
+    exactly as federation.http_signatures.sign would produce them (checked in the tests) but with the key loaded
+    once: loading a PEM private key validates it, about 0.1 s each time, far too slow for a thousand requests."""
+    host = host or world.node_host
+    key_id = key_id or world.peer.key_id(signer)
+    now = now or world.now
     headers = {"Content-Type": content_type} if content_type is not None else {}
-    signed = http_signatures.sign(scheme, "POST", url, headers, body,
-                                  key_id=key_id or world.peer.key_id(signer),
-                                  private_pem=world.key(signer).private_pem, now=now or world.now)
-    signed.setdefault("Host", host or world.node_host)
-    return signed
+    if scheme is SignatureScheme.RFC9421:
+        return {**sign_rfc9421_fast(f"http://{host}{path}", headers, body, key_id=key_id,
+                                    private_pem=world.key(signer).private_pem, now=now), "Host": host}
+    headers = {**headers, "Host": host, "Date": http_date(now)}
+    covered = ["(request-target)", "host", "date"]
+    if body is not None:
+        headers["Digest"] = digest_header(body)
+        covered.append("digest")
+        if content_type is not None:
+            covered.append("content-type")
+    signing_string = "\n".join(
+        f"{name}: post {path}" if name == "(request-target)" else
+        f"{name}: {next(value for key, value in headers.items() if key.lower() == name)}" for name in covered)
+    signature = rsa_sign_base64(world.key(signer).private_pem, signing_string.encode("utf-8"))
+    headers["Signature"] = (f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(covered)}",'
+                            f'signature="{signature}"')
+    return headers
+
+
+@dataclass
+class _Message:
+    method: str
+    url: str
+    headers: dict
+
+
+def sign_rfc9421_fast(url: str, headers: dict, body: bytes | None, *, key_id: str, private_pem: str,
+                      now: datetime) -> dict:
+    """federation.rfc9421.sign_request_rfc9421 with a cached key object."""
+    outgoing = dict(headers)
+    keys = MappingKeyResolver(public_keys={}, private_keys={key_id: private_key(private_pem)})
+    HTTPMessageSigner(signature_algorithm=rfc9421.ALGORITHM, key_resolver=keys).sign(
+        _Message("POST", url, outgoing), key_id=key_id, created=as_utc(now), label=rfc9421.SIGNATURE_LABEL,
+        covered_component_ids=rfc9421.SIGNED_COMPONENTS, body=body)
+    return outgoing
+
+
+@functools.lru_cache(maxsize=16)
+def private_key(private_pem: str):
+    return serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
 
 
 def rsa_sign_base64(private_pem: str, data: bytes) -> str:
-    key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
+    key = private_key(private_pem)
     return base64.b64encode(key.sign(data, padding.PKCS1v15(), hashes.SHA256())).decode("ascii")
 
 
@@ -364,7 +416,7 @@ def malformed_signature(world: World, rng: random.Random, count: int) -> list[Ho
             reason = r"^cannot fetch the signing key .*HTTP 404"
         else:  # unbalanced quotes, stray separators, control characters
             value = rng.choice((valid.replace('"', "", 1), valid + ",,", ",,," + valid, valid.replace(",", ";"),
-                                valid.replace("=", " = ", 1).replace('"', "'"), valid + ',headers="a\tb"',
+                                valid.replace("=", " = ", 1).replace('"', "'"), valid + ',headers="a  b"',
                                 valid.replace('keyId="', 'keyId=""'), "keyId=" + "\\" * 50))
             reason = (r"^Signature header (is malformed|repeats|has no)|^Signature value is not|^signature "
                       r"verification failed: |^the signature's keyId is not")
@@ -452,7 +504,7 @@ def future_date(world: World, rng: random.Random, count: int) -> list[Hostile]:
 def unreadable_date(world: World, rng: random.Random, count: int) -> list[Hostile]:
     dates = ("yesterday", "0", "1717400000", "2025-06-03T10:00:00Z", "Tue, 32 Jun 2025 10:00:00 GMT",
              "Tue, 03 Foo 2025 10:00:00 GMT", "Tue, 03 Jun 2025 25:61:61 GMT", "-", "Tue, 03 Jun", "GMT",
-             "Mon, 01 Jan 0000 00:00:00 GMT", "\x7f" * 20, "𝟘" * 3)
+             "Mon, 01 Jan 10000 00:00:00 GMT", "Tue, 03 Jun 2025 10:00:00 +9999", "~" * 20, "𝟘" * 3)
     cases = []
     for number in range(count):
         path = world.path(rng)
@@ -526,7 +578,8 @@ def digest_mismatch(world: World, rng: random.Random, count: int) -> list[Hostil
         if variant == 0:  # a field changed after signing (still valid JSON)
             headers = signed_headers(world, "alice", path, body)
             document = json.loads(body)
-            document[rng.choice(("type", "summary", "to", "cc"))] = rng.choice(("Delete", token(rng), [AS2]))
+            name = rng.choice(("type", "summary", "to", "cc"))
+            document[name] = {"type": "Delete", "summary": token(rng)}.get(name, [AS2, token(rng)])
             body = as_body(document)
             reason = r"Digest does not match the body$"
         elif variant == 1:  # whitespace appended after signing (still the same JSON)
@@ -659,10 +712,10 @@ def deep_nesting(world: World, rng: random.Random, count: int) -> list[Hostile]:
             nested = "[" * depth + "]" * depth
             body = as_body(document)[:-1] + b', "tag": ' + nested.encode() + b"}"
         elif shape == 1:  # nested objects
-            depth = min(depth, 150_000)  # 6 bytes a level: stay under the 1 MB cap
-            body = b'{"id": "x", "a": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
+            depth = min(depth, 100_000)  # 7 bytes a level: stay under the 1 MB cap
+            body = b'{"id": "' + token(rng).encode() + b'", "a": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
         elif shape == 2:  # unterminated nesting (a parser must not recurse forever)
-            body = b"[" * depth
+            body = b"[" * depth + token(rng).encode()
         else:  # deep inside a field a naive validator walks: object.object.object...
             document = activity(world, rng)
             inner = "1"
@@ -683,7 +736,7 @@ def non_json(world: World, rng: random.Random, count: int) -> list[Hostile]:
         b'{"id": "' + b"\xc3\x28" + b'"}', b'{"a": 1} {"b": 2}', b"\x1f\x8b\x08\x00" + bytes(20),
         b'{"id": ' + b"9" * 5000 + b"}",  # beyond Python's int-from-string limit
         b'{"id": 1e400, "type": "Follow", "actor": "http://a"}',
-        "{\"id\": \"\\ud800\"}".encode(), b'{"id": "\\u0000"}',
+        b"{\"id\": \"\\ud800\"}", b'{"id": "\\u0000"}',
         json.dumps({"id": "x"}).encode("utf-16"), json.dumps({"id": "x"}).encode("utf-32"),
     ]
     shapes = [  # JSON objects that are not activities
@@ -716,7 +769,7 @@ def non_json(world: World, rng: random.Random, count: int) -> list[Hostile]:
             reason = "^the activity(.s)? " + expected
         else:
             value = rng.choice((rng.random(), rng.randint(-10**12, 10**12), token(rng), [token(rng)],
-                                None, True, [1, [2, [3]]], {"@list": [1]}))
+                                [None, token(rng)], [[[token(rng)]]], {"@list": [token(rng)]}))
             body = json.dumps(value).encode() if not isinstance(value, dict) else json.dumps([value]).encode()
             reason = r"^the body is not a JSON object$"
         headers = {"Content-Type": ACTIVITY_JSON, "Host": world.node_host}
@@ -781,7 +834,7 @@ def remote_context(world: World, rng: random.Random, count: int) -> list[Hostile
     return cases
 
 
-def rfc9421(world: World, rng: random.Random, count: int) -> list[Hostile]:
+def rfc9421_signatures(world: World, rng: random.Random, count: int) -> list[Hostile]:
     cases = []
     for number in range(count):
         path = world.path(rng)
@@ -791,7 +844,7 @@ def rfc9421(world: World, rng: random.Random, count: int) -> list[Hostile]:
         variant = number % 12
         if variant == 0:  # garbage Signature-Input
             headers["Signature-Input"] = rng.choice(("garbage", "sig1=", "sig1=(", "=", "sig1=(@method",
-                                                     '"x"', "sig1=();keyid", "1sig=()", "sig1=(\x7f)"))
+                                                     '"x"', "sig1=();keyid", "1sig=()", "sig1=(~)"))
             reason = r"^Signature-Input (is not a valid structured field dictionary|is not a list|has no keyid)"
         elif variant == 1:  # two signatures
             headers["Signature-Input"] = signature_input + ", " + signature_input.replace("sig1=", "sig2=", 1)
@@ -880,14 +933,15 @@ def key_not_the_actors(world: World, rng: random.Random, count: int) -> list[Hos
         body = as_body(activity(world, rng))
         key_id = key_ids[number % len(key_ids)]
         headers = signed_headers(world, "alice", path, body, key_id=key_id)
-        cases.append(case("key is not the actor's", path, headers, body, {401}, r"^cannot fetch the signing key |"
-                          r"^the signing key|^signature verification failed|(not|no) .*key", key_id))
+        cases.append(case("key is not the actor's", path, headers, body, {401},
+                          r"^cannot fetch the signing key .*: (the actor .* does not claim the key|.* is neither an "
+                          r"actor nor a key document)", key_id))
     return cases
 
 
 def malformed_iris(world: World, rng: random.Random, count: int) -> list[Hostile]:
     """An unparseable authority (an unclosed IPv6 bracket) in the actor or keyId, which urlsplit refuses."""
-    bad = ("http://[::1", "https://[oops]/users/x", "http://[v1.x]/", "https://[::1]]:1/u", "http://[/a")
+    bad = ("http://[::1", "https://[oops]/users/x", "http://[/a", "https://[::1/users/x", "http://[127.0.0.1]/")
     cases = []
     for number in range(count):
         path = world.path(rng)
@@ -927,12 +981,15 @@ def blocked_domain(world: World, rng: random.Random, count: int) -> list[Hostile
     return cases
 
 
+# (generator, count). Requests whose signature fails with a fetchable key cost the node a signed refetch of the
+# key each (about 0.1 s of event-loop CPU here, see the report), so those categories are kept to ~300 requests
+# to hold the barrage under 30 s; categories refused before any fetch are larger.
 CATEGORIES = (
-    (missing_signature, 60), (malformed_signature, 156), (header_overflow, 4), (unknown_algorithm, 42),
-    (expired_date, 64), (future_date, 48), (unreadable_date, 26), (replayed, 84), (wrong_key, 72),
-    (digest_mismatch, 72), (unsigned_headers, 56), (actor_mismatch, 60), (foreign_origin, 60), (oversize, 12),
-    (deep_nesting, 56), (non_json, 96), (wrong_content_type, 54), (remote_context, 42), (rfc9421, 96),
-    (key_unavailable, 40), (blocked_domain, 36),
+    (missing_signature, 110), (malformed_signature, 156), (header_overflow, 4), (unknown_algorithm, 20),
+    (expired_date, 28), (future_date, 20), (unreadable_date, 15), (replayed, 36), (wrong_key, 28),
+    (digest_mismatch, 30), (unsigned_headers, 28), (actor_mismatch, 100), (foreign_origin, 100), (oversize, 12),
+    (deep_nesting, 80), (non_json, 170), (wrong_content_type, 100), (remote_context, 48),
+    (rfc9421_signatures, 48), (key_unavailable, 24), (key_not_the_actors, 10), (blocked_domain, 48),
 )
 
 

@@ -96,3 +96,9 @@ async def test_directory_lists_names_without_loading_profiles(db):
         ("preston", "Group", "Preston", False),
         ("the_preston_larder", "Organization", "Preston", True),
     ]
+
+
+async def test_the_instance_actor_cannot_be_removed(db):
+    await actors.ensure_instance_actor(db, "Node")
+    with pytest.raises(actors.ActorNotFound, match="instance actor"):
+        await actors.remove(db, actors.INSTANCE_USERNAME)

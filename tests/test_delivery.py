@@ -278,3 +278,10 @@ async def test_summary_and_retry(db):
     network.script["https://a.example/inbox"] = [Result(202)]
     await worker(db, network, Clock(T0 + 10)).drain()
     assert all(row["state"] == "sent" for row in await rows(db))
+
+
+async def test_retry_with_nothing_to_retry_leaves_a_pause_alone(db):
+    async with db.transaction() as connection:
+        await connection.execute("INSERT INTO peers (host, paused_until) VALUES ('down.example', ?)", (T0 + HOUR,))
+    assert await delivery.retry(db, now=T0, host="down.example") == 0
+    assert await db.scalar("SELECT paused_until FROM peers WHERE host = 'down.example'") == T0 + HOUR

@@ -6,14 +6,17 @@ import os
 from pathlib import Path
 
 import aiohttp
+import fedify
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
+from fedify import INSTALL_DIR
+from nodes import make_certificates, preston_hub, preston_larder, running_node
 
-from fedify import INSTALL_DIR, fedify_node  # noqa: F401 (a fixture)
 from node import actors
 from node.db import Database
-from nodes import make_certificates, preston_hub, preston_larder, running_node
+
+fedify_node = fedify.fedify_node  # the session fixture that installs Fedify
 
 ACCEPT = "application/activity+json"
 

@@ -4,6 +4,7 @@ schemes each way: Fedify knocks with RFC 9421 first, we with draft-cavage, and e
 
 import asyncio
 import contextlib
+import html
 import json
 import os
 import time
@@ -12,14 +13,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
+import fedify
+import nodes
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from fedify import INSTALL_DIR
+from nodes import make_certificates, preston_hub, preston_larder, running_node
 
 from federation import remote_actors
-from fedify import INSTALL_DIR, fedify_node  # noqa: F401 (a fixture)
 from node import actors, follows, objects
-from nodes import TestCertificates, make_certificates, preston_hub, preston_larder, running_node
+
+fedify_node = fedify.fedify_node  # the session fixture that installs Fedify
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -95,6 +100,9 @@ class Fedify:
     async def follow(self, target: str) -> str:
         return (await self._call("POST", "follow", {"target": target}))["id"]
 
+    async def unfollow(self, target: str) -> str:
+        return (await self._call("POST", "unfollow", {"target": target}))["id"]
+
     async def post(self, content: str) -> dict:
         return await self._call("POST", "post", {"content": content})
 
@@ -114,7 +122,7 @@ class Fedify:
 
 
 @contextlib.asynccontextmanager
-async def started_fedify(node_binary: Path, certificates: TestCertificates, directory: Path):
+async def started_fedify(node_binary: Path, certificates: nodes.TestCertificates, directory: Path):
     log_file = directory / "fedify.log"
     with log_file.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
@@ -162,10 +170,10 @@ async def pair(fedify_node, tmp_path_factory):
     profiles = lambda base: [preston_hub(), preston_larder(member_of=[f"{base}/actors/preston"])]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(certificates.ca_file))  # read when the node's client starts
-        async with running_node(directory / "node", profiles, tls=certificates,
-                                middlewares=[watch.middleware]) as node:
-            async with started_fedify(fedify_node, certificates, directory) as fedify:
-                yield Pair(node, fedify, watch)
+        async with (running_node(directory / "node", profiles, tls=certificates,
+                                 middlewares=[watch.middleware]) as node,
+                    started_fedify(fedify_node, certificates, directory) as peer):
+            yield Pair(node, peer, watch)
 
 
 async def eventually(check, what: str, diagnostics=lambda: "", timeout: float = DEADLINE_SECONDS):
@@ -233,7 +241,7 @@ async def we_follow_fedify(pair: Pair, username: str) -> str:
     await eventually(accepted, f"Fedify's Accept makes our follow of {pair.fedify.actor} accepted", pair.diagnostics)
     received = await pair.fedify.received(follow_id)
     assert received and received["verified"] and received["type"] == "Follow", received
-    assert received["actor"] == pair.node.actor_iri(username) and received["object"] == pair.fedify.actor
+    assert received["actor"] == pair.node.actor_iri(username) and received["objectId"] == pair.fedify.actor
     return follow_id
 
 
@@ -249,6 +257,16 @@ async def stored_here(pair: Pair, note_iri: str):
         return row if row is not None and row["username"] is None else None
 
     return await eventually(stored, f"our node keeps Fedify's note {note_iri}", pair.diagnostics)
+
+
+async def post_note(pair: Pair, username: str, text: str) -> tuple[str, str]:
+    """Our actor posts a note to its followers: (the note's IRI, the Create's id)."""
+    returned = await pair.node.publisher.create_note(username, text)
+    row = await pair.db.fetch_one(
+        "SELECT object_iri, activity_id FROM outbox WHERE type = 'Create' AND (object_iri = ? OR activity_id = ?)",
+        (returned, returned))
+    assert row is not None, f"create_note returned {returned}, which is not in the outbox"
+    return row[0], row[1]
 
 
 async def remembered_scheme(pair: Pair) -> str | None:
@@ -273,14 +291,18 @@ async def test_fedify_follows_our_coop_and_verifies_our_create(pair):
     assert tuple(inbox_row) == ("done", None)
 
     text = "Fresh bread on Friday: the Larder's ovens are on from 7am."
-    create_id = await pair.node.publisher.create_note(COOP, text)
+    note_iri, create_id = await post_note(pair, COOP, text)
     create = await fedify_got(pair, create_id)
     assert create["type"] == "Create" and create["verified"]
     assert create["actor"] == pair.node.actor_iri(COOP)
-    assert create["object"]["type"] == "Note" and text in create["object"]["content"]
+    assert create["object"]["id"] == note_iri
+    assert create["object"]["type"] == "Note" and text in html.unescape(create["object"]["content"])
     assert create["object"]["attributedTo"] == pair.node.actor_iri(COOP)
     # Our default scheme, draft-cavage, was verified by Fedify on the first knock, at its shared inbox.
     assert await pair.fedify.requests_for(create_id) == [(FEDIFY_CAVAGE, 202)]
+    accept = next(entry for entry in (await pair.fedify.state())["received"]
+                  if entry["type"] == "Accept" and entry["objectId"] == follow_id)
+    assert await pair.fedify.requests_for(accept["id"]) == [(FEDIFY_CAVAGE, 202)]
     assert (await pair.fedify.state())["unverified"] == []
     delivery = await pair.db.fetch_one("SELECT state, last_status FROM deliveries WHERE activity_id = ?",
                                        (create_id,))
@@ -308,9 +330,9 @@ async def test_we_follow_fedify_and_keep_its_verified_posts(pair):
 async def test_we_sign_rfc9421_for_a_peer_remembered_to_read_it(pair):
     await fedify_follows(pair, COOP)
     await remember_scheme(pair, OUR_RFC9421)
-    create_id = await pair.node.publisher.create_note(COOP, "Signed the RFC 9421 way.")
+    _, create_id = await post_note(pair, COOP, "Signed the RFC 9421 way.")
     create = await fedify_got(pair, create_id)
-    assert "Signed the RFC 9421 way." in create["object"]["content"]
+    assert "Signed the RFC 9421 way." in html.unescape(create["object"]["content"])
     assert await pair.fedify.requests_for(create_id) == [(FEDIFY_RFC9421, 202)]
     assert await remembered_scheme(pair) == OUR_RFC9421
 
@@ -322,9 +344,9 @@ async def test_we_double_knock_when_the_peer_reads_only_the_other_scheme(pair):
                                         (OUR_CAVAGE, FEDIFY_RFC9421, OUR_RFC9421)):
             await remember_scheme(pair, first)
             await pair.fedify.accept_only(only)
-            create_id = await pair.node.publisher.create_note(COOP, f"Only {only} is read here.")
+            _, create_id = await post_note(pair, COOP, f"Only {only} is read here.")
             create = await fedify_got(pair, create_id)
-            assert f"Only {only} is read here." in create["object"]["content"]
+            assert f"Only {only} is read here." in html.unescape(create["object"]["content"])
             refused = FEDIFY_RFC9421 if only == FEDIFY_CAVAGE else FEDIFY_CAVAGE
             assert await pair.fedify.requests_for(create_id) == [(refused, 401), (only, 202)]
             assert await remembered_scheme(pair) == remembered
@@ -342,3 +364,22 @@ async def test_fedify_double_knocks_with_cavage_and_we_verify_it(pair):
         pair.watch.refuse = None
     assert "draft-cavage this time" in json.loads(row["json"])["content"]
     assert pair.watch.of(posted["create"]) == [(FEDIFY_RFC9421, 401), (FEDIFY_CAVAGE, 202)], pair.diagnostics()
+
+
+async def test_unfollows_both_ways(pair):
+    await fedify_follows(pair, COOP)
+    undo_id = await pair.fedify.unfollow(pair.node.actor_iri(COOP))
+
+    async def forgotten():
+        return await follows.follower(pair.db, COOP, pair.fedify.actor) is None
+
+    await eventually(forgotten, "Fedify's Undo(Follow) removes it from our co-op's followers", pair.diagnostics)
+    assert [status for _, status in pair.watch.of(undo_id)][-1] == 202
+
+    await we_follow_fedify(pair, HUB)
+    undo_id = await pair.node.publisher.unfollow(HUB, await remote_actors.get(pair.db, pair.fedify.actor))
+    undo = await fedify_got(pair, undo_id)
+    assert undo["type"] == "Undo" and undo["object"]["type"] == "Follow"
+    assert undo["object"]["actor"] == pair.node.actor_iri(HUB) and undo["object"]["object"] == pair.fedify.actor
+    assert pair.node.actor_iri(HUB) not in (await pair.fedify.state())["followers"]
+    assert await follows.following_entry(pair.db, HUB, pair.fedify.actor) is None

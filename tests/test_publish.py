@@ -143,3 +143,43 @@ async def test_nothing_is_half_written_when_queueing_fails(setup, monkeypatch):
         await publisher.create_note("preston", "lost?")
     assert await db.scalar("SELECT COUNT(*) FROM objects") == 0
     assert await db.scalar("SELECT COUNT(*) FROM outbox") == 0
+
+
+async def test_blocked_domains_get_nothing(setup):
+    db, publisher, _ = setup
+    from federation import policy
+    await add_remote(db, remote("ann"), follower_of="preston")
+    await add_remote(db, remote("eve", "evil.example"), follower_of="preston")
+    await policy.add(db, "evil.example", "block", "spam", T0)
+    await publisher.create_note("preston", "hello")
+    assert [inbox for _, inbox, _, _ in await queued(db)] == ["https://social.example/inbox"]
+
+
+async def test_follow_is_recorded_only_with_its_delivery(setup, monkeypatch):
+    db, publisher, _ = setup
+    from federation import delivery
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(delivery, "enqueue_in", broken)
+    with pytest.raises(RuntimeError):
+        await publisher.follow("preston", remote("bob"))
+    assert await follows.following_entry(db, "preston", "https://social.example/users/bob") is None
+
+
+@pytest.mark.parametrize(("text", "words"), [("   ", "needs some text"), ("x" * 5001, "at most 5000")])
+async def test_post_text_is_checked(setup, text, words):
+    _, publisher, _ = setup
+    from node.publish import InvalidPost
+    with pytest.raises(InvalidPost, match=words):
+        await publisher.create_note("preston", text)
+
+
+async def test_an_answer_never_embeds_empty_fields(setup):
+    db, publisher, _ = setup
+    ann = remote("ann")
+    await publisher.accept_follow("preston", {"id": None, "type": "Follow", "actor": ann.iri,
+                                              "object": f"{BASE}/actors/preston"}, ann)
+    [(_, _, _, body)] = await queued(db)
+    assert "id" not in body["object"]

@@ -226,7 +226,7 @@ async def test_followers_collection_counts_a_follow_the_server_handled_itself(tw
     async def counted():
         return (await fetch_as2(hub_followers))[1]["totalItems"] == 1
 
-    await eventually(counted, timeout=3, message="the followers collection counts the new follower")
+    await eventually(counted, timeout=1.5, message="the followers collection counts the new follower")
 
 
 @pytest.mark.xfail(strict=True, reason="BUG: node/publish.py Publisher (the one node/federation_runtime.py builds "
@@ -245,4 +245,4 @@ async def test_note_deleted_by_the_servers_publisher_is_served_as_gone(two_nodes
     async def gone():
         return (await fetch_as2(note_iri))[0] == 410
 
-    await eventually(gone, timeout=3, message="the deleted note answers 410")
+    await eventually(gone, timeout=1.5, message="the deleted note answers 410")

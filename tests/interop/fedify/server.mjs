@@ -7,6 +7,7 @@
 //
 // Control API for the test (not signed, loopback only):
 //   POST /_control/follow   {"target": URL or handle}  follow an actor; answers {"id": follow id, "target": …}
+//   POST /_control/unfollow {"target": actor URL}      Undo(Follow) of an earlier follow; answers {"id", …}
 //   POST /_control/post     {"content": HTML}          Create(Note) to followers; answers {"create", "note"}
 //   POST /_control/accept-only {"scheme": null | "rfc9421" | "draft-cavage-http-signatures-12"}
 //        the inbox answers 401 (before Fedify sees it) to requests signed with the other scheme
@@ -44,7 +45,8 @@ const state = {
   acceptOnly: null,
 };
 
-const keyPair = await generateCryptoKeyPair("RSASSA-PKCS1-v1_5");
+// As Fedify's own guide (and Hollo, Ghost…) do: RSA for HTTP signatures, Ed25519 for Object Integrity Proofs.
+const keyPairs = [await generateCryptoKeyPair("RSASSA-PKCS1-v1_5"), await generateCryptoKeyPair("Ed25519")];
 const notes = new Map();
 
 const server = createServer({ cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY) });
@@ -80,7 +82,7 @@ federation
       assertionMethods: keys.map((key) => key.multikey),
     });
   })
-  .setKeyPairsDispatcher(async (ctx, identifier) => (identifier === USERNAME ? [keyPair] : []));
+  .setKeyPairsDispatcher(async (ctx, identifier) => (identifier === USERNAME ? keyPairs : []));
 
 federation.setFollowersDispatcher("/users/{identifier}/followers", async (ctx, identifier) =>
   identifier === USERNAME ? { items: [...state.followers.values()] } : null);
@@ -91,9 +93,12 @@ const sender = { identifier: USERNAME };
 const text = (value) => (value == null ? null : String(value));
 
 async function record(ctx, activity, extra = {}) {
-  const object = await activity.getObject({ ...ctx, suppressError: true }).catch(() => null);
+  // "trust": record the embedded object as sent.  By default Fedify ignores an embedded object from another
+  // origin than the activity's (our Accept embeds Fedify's own Follow) and fetches it from its id instead.
+  const object = await activity.getObject({ ...ctx, crossOrigin: "trust", suppressError: true }).catch(() => null);
   const entry = {
     id: activity.id?.href ?? null,
+    objectId: activity.objectId?.href ?? null,
     type: activity.constructor.name,
     actor: activity.actorId?.href ?? null,
     recipient: ctx.recipient,
@@ -129,13 +134,12 @@ federation
   })
   .on(Accept, async (ctx, accept) => {
     const { entry } = await record(ctx, accept);
-    const followId = typeof entry.object === "string" ? entry.object : entry.object?.id;
-    const follow = state.following.get(followId);
+    const follow = state.following.get(entry.objectId);
     if (follow != null && follow.target === entry.actor) follow.state = "accepted";
   })
   .on(Reject, async (ctx, reject) => {
     const { entry } = await record(ctx, reject);
-    const follow = state.following.get(typeof entry.object === "string" ? entry.object : entry.object?.id);
+    const follow = state.following.get(entry.objectId);
     if (follow != null && follow.target === entry.actor) follow.state = "rejected";
   })
   .on(Create, async (ctx, create) => {
@@ -172,6 +176,21 @@ async function follow(ctx, { target }) {
     id: new URL(id), actor: ctx.getActorUri(USERNAME), object: actor.id,
   }));
   return Response.json({ id, target: actor.id.href });
+}
+
+async function unfollow(ctx, { target }) {
+  const [id, follow] = [...state.following].find(([, entry]) => entry.target === target) ?? [];
+  if (id == null) return Response.json({ error: `${target} is not followed` }, { status: 400 });
+  const actor = await ctx.lookupObject(target);
+  if (!isActor(actor)) return Response.json({ error: `${target} is not an actor: ${actor}` }, { status: 400 });
+  state.following.delete(id);
+  const undo = new Undo({
+    id: new URL(`${origin}/activities/${randomUUID()}`),
+    actor: ctx.getActorUri(USERNAME),
+    object: new Follow({ id: new URL(id), actor: ctx.getActorUri(USERNAME), object: actor.id }),
+  });
+  await ctx.sendActivity(sender, actor, undo);
+  return Response.json({ id: undo.id.href, follow: id, state: follow.state });
 }
 
 async function post(ctx, { content }) {
@@ -216,6 +235,7 @@ async function control(request, url) {
   const body = request.method === "POST" ? await request.json() : {};
   switch (`${request.method} ${url.pathname}`) {
     case "POST /_control/follow": return await follow(ctx, body);
+    case "POST /_control/unfollow": return await unfollow(ctx, body);
     case "POST /_control/post": return await post(ctx, body);
     case "POST /_control/accept-only":
       state.acceptOnly = body.scheme ?? null;
