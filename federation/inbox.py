@@ -6,7 +6,7 @@ import json
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
@@ -15,7 +15,7 @@ from aiohttp import web
 from federation import http_signatures, remote_actors
 from federation.client import FetchError, Signer
 from federation.signatures import SignatureError
-from vocab.as2 import host_of, id_of, nesting_depth, origin_of
+from vocab.as2 import host_of, id_of, is_http_iri, nesting_depth, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ ACTIVITY_MEDIA_TYPES = ("application/activity+json", "application/ld+json", "app
 LEASE_SECONDS = 300
 GIVE_UP_AFTER_SECONDS = 6 * 3600
 BATCH = 32
+KEY_REFETCH_AFTER_SECONDS = 60
 
 
 class Rejected(Exception):
@@ -38,6 +39,21 @@ class InvalidActivity(Exception):
     """Raised by a handler for an activity that will never be processable: marked failed at once, not retried."""
 
 
+class SharedFetches:
+    """Concurrent requests signed with the same key share one fetch of it, instead of one fetch each."""
+
+    def __init__(self):
+        self._pending: dict[tuple, asyncio.Future] = {}
+
+    async def run(self, key: tuple, fetch: Callable[[], Awaitable]):
+        future = self._pending.get(key)
+        if future is None:
+            future = asyncio.ensure_future(fetch())
+            self._pending[key] = future
+            future.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(future)
+
+
 @dataclass
 class InboxContext:
     """What the inbox needs from the application, and nothing more."""
@@ -50,6 +66,7 @@ class InboxContext:
     is_allowed: Callable[[str], Awaitable[bool]]  # domain policy for a host
     on_stored: Callable[[], None]  # wakes the inbox worker
     clock: Callable[[], float] = time.time
+    key_fetches: SharedFetches = field(default_factory=SharedFetches)
 
 
 def _refuse(status: int, reason: str) -> web.Response:
@@ -119,12 +136,11 @@ def parse_activity(body: bytes) -> dict:
     for name in ("id", "type", "actor"):
         if name not in activity:
             raise Rejected(400, f"the activity has no {name}")
-    if not isinstance(activity["id"], str) or not activity["id"].startswith(("https://", "http://")):
+    if not is_http_iri(activity["id"]):
         raise Rejected(400, "the activity id is not an http(s) IRI")
     if not isinstance(activity["type"], str):
         raise Rejected(400, "the activity type is not a string")
-    actor = id_of(activity["actor"])
-    if not actor or not actor.startswith(("https://", "http://")):
+    if not is_http_iri(id_of(activity["actor"])):
         raise Rejected(400, "the activity's actor is not an http(s) IRI")
     return activity
 
@@ -134,19 +150,23 @@ def _key_id(request: web.Request) -> str:
         key_id = http_signatures.key_id_of(request.headers)
     except SignatureError as error:
         raise Rejected(401, str(error)) from None
-    if not key_id.startswith(("https://", "http://")):
+    if not is_http_iri(key_id):
         raise Rejected(401, "the signature's keyId is not an http(s) IRI")
     return key_id
 
 
 async def _verified_key_owner(request: web.Request, body: bytes | None, key_id: str, context: InboxContext):
-    """The actor whose key signed the request; fetched once more if the cached key fails (key rotation)."""
+    """The actor whose key signed the request; fetched once more if the cached key fails (key rotation), but
+    not when our copy is fresh: otherwise every forged request would cost the node an outbound fetch."""
     problem = None
     for refresh in (False, True):
+        if refresh and owner.fetched_at >= context.clock() - KEY_REFETCH_AFTER_SECONDS:
+            break
         try:
-            owner = await remote_actors.key_owner(context.db, context.client, key_id,
-                                                  signer=context.instance_signer, now=int(context.clock()),
-                                                  refresh=refresh)
+            owner = await context.key_fetches.run(
+                (key_id, refresh),
+                lambda: remote_actors.key_owner(context.db, context.client, key_id, signer=context.instance_signer,
+                                                now=int(context.clock()), refresh=refresh))
         except FetchError as error:
             raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
         try:

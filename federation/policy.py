@@ -66,6 +66,8 @@ def host_key(host: str) -> str | None:
     """The form a host (optionally with :port) is matched in: normalised domain or IP text; None if neither."""
     text = _without_port(host.strip())
     address = _ip_address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.2 is 127.0.0.2: one rule must cover both spellings
     if address is not None:
         return str(address)
     try:

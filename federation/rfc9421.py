@@ -22,6 +22,7 @@ from federation.signatures import (
     check_time_window,
     from_unix_time,
     get_header,
+    load_rsa_private_key,
     load_rsa_public_key,
 )
 
@@ -69,7 +70,7 @@ def sign_request_rfc9421(
     """The headers to send: the given ones plus Content-Digest (with a body), Signature-Input and Signature."""
     replaced = {"signature", "signature-input", "content-digest"}
     outgoing = {name: value for name, value in headers.items() if name.lower() not in replaced}
-    keys = MappingKeyResolver(public_keys={}, private_keys={key_id: private_pem.encode("ascii")})
+    keys = MappingKeyResolver(public_keys={}, private_keys={key_id: load_rsa_private_key(private_pem)})
     signer = HTTPMessageSigner(signature_algorithm=ALGORITHM, key_resolver=keys)
     try:
         signer.sign(

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -128,10 +129,16 @@ def _headers_to_sign(headers: Mapping[str, str], *, has_body: bool) -> list[str]
 
 
 def _rsa_sign(private_pem: str, data: bytes) -> bytes:
+    return load_rsa_private_key(private_pem).sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+@functools.lru_cache(maxsize=256)
+def load_rsa_private_key(private_pem: str) -> rsa.RSAPrivateKey:
+    """Our own signing keys, parsed once: loading (and checking) a PEM costs far more than signing with it."""
     private_key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
     if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise TypeError("only RSA private keys can sign draft-cavage requests")
-    return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        raise TypeError("only RSA private keys can sign requests")
+    return private_key
 
 
 # ---------------------------------------------------------------- parsing
@@ -294,10 +301,9 @@ def _creation_time(signature: CavageSignature, headers: Mapping[str, str]) -> tu
 
 def parse_http_date(value: str) -> datetime:
     try:
-        parsed = parsedate_to_datetime(value)
+        return as_utc(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError, OverflowError):
         raise SignatureError(f"Date header is not an HTTP date: {value[:60]!r}") from None
-    return as_utc(parsed)
 
 
 def check_digest(header: str | None, body: bytes) -> None:

@@ -87,7 +87,12 @@ async def all_sent(db: Database, activity_ids: set[str]) -> list:
         rows = await delivery_rows(db, activity_ids)
         return rows if rows and all(row["state"] == "sent" for row in rows) else None
 
-    return await eventually(sent, message="every delivery is sent")
+    try:
+        return await eventually(sent, message="every delivery is sent")
+    except AssertionError as error:
+        rows = await db.fetch_all("SELECT d.*, p.consecutive_failures, p.paused_until, strftime('%s') AS now "
+                                  "FROM deliveries d LEFT JOIN peers p ON p.host = d.host")
+        raise AssertionError(f"{error}; deliveries: {[dict(row) for row in rows]}") from None
 
 
 # ---------------------------------------------------------------- restart of the sender

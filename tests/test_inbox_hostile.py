@@ -391,14 +391,10 @@ async def crash_check(node, peer, context_listener, http, generator, count: int)
     assert not problems, "\n".join(problems[:20])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: federation/inbox.py _receive calls vocab.as2.host_of (urlsplit) on the "
-                   "actor and keyId unguarded; an unclosed IPv6 bracket ('http://[::1') raises ValueError: 500")
 async def test_an_unparseable_actor_or_keyid_is_refused_with_4xx(node, peer, context_listener, http):
     await crash_check(node, peer, context_listener, http, hostile.malformed_iris, 10)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: federation/signatures.py parse_http_date calls as_utc outside its "
-                   "try: a Date like 'Fri, 31 Dec 9999 23:00:00 -1200' overflows in astimezone (OverflowError): 500")
 async def test_a_date_at_the_edge_of_the_calendar_is_refused_with_401(node, peer, context_listener, http):
     world = world_for(node, peer, context_listener)
     requests = []
@@ -428,11 +424,6 @@ def test_the_fast_test_signer_signs_exactly_as_the_node_does(peer_keys):
         assert ours == theirs
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: federation/inbox.py _verified_key_owner refetches the signer's actor on "
-                   "every failed verification, unthrottled, even when the failure cannot depend on the key (Date "
-                   "window, Digest); each refetch is a signed GET costing ~0.1 s of event-loop CPU (federation/"
-                   "signatures.py _rsa_sign reloads and validates the PEM private key per signature), so unsigned-"
-                   "quality traffic naming a real keyId is amplified into outbound requests and CPU")
 async def test_forged_requests_do_not_make_the_node_refetch_the_key_every_time(node, peer, context_listener, http):
     world = world_for(node, peer, context_listener)
     rng = random.Random(SEED)
@@ -445,9 +436,6 @@ async def test_forged_requests_do_not_make_the_node_refetch_the_key_every_time(n
     assert fetches <= 2, f"{len(requests)} forged requests made the node fetch alice's actor {fetches} times"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: federation/policy.py host_key matches IP rules on the address text, so a "
-                   "block on 127.0.0.2 does not cover the IPv4-mapped literal [::ffff:127.0.0.2] (or [::ffff:7f00:2]); "
-                   "the node fetches the key from the blocked address and accepts and stores the activity")
 async def test_a_blocked_address_cannot_be_reached_through_its_ipv4_mapped_ipv6_form(node, peer, context_listener,
                                                                                      http):
     await block(node, "127.0.0.2")

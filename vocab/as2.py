@@ -29,13 +29,30 @@ def types_of(value) -> list[str]:
 
 
 def origin_of(iri: str) -> str:
-    """scheme://host[:port] of an IRI, lowercased (the unit of trust: an actor speaks for its own origin)."""
-    parts = urlsplit(iri)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+    """scheme://host[:port] of an IRI, lowercased (the unit of trust: an actor speaks for its own origin);
+    an empty string for text that is no URL at all."""
+    parts = _split(iri)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts and parts.netloc else ""
 
 
 def host_of(iri: str) -> str:
-    return urlsplit(iri).netloc.lower()
+    parts = _split(iri)
+    return parts.netloc.lower() if parts else ""
+
+
+def is_http_iri(value) -> bool:
+    """An absolute http(s) IRI with a host that parses (hostile input may not)."""
+    parts = _split(value) if isinstance(value, str) else None
+    return bool(parts and parts.scheme in ("http", "https") and parts.hostname)
+
+
+def _split(iri: str):
+    try:
+        parts = urlsplit(iri)
+        parts.hostname, parts.port  # both raise on malformed brackets or ports
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return parts
 
 
 def nesting_depth(value, limit: int) -> int:
