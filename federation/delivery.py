@@ -5,6 +5,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
@@ -24,6 +25,11 @@ HEALTHY_WITHIN_SECONDS = 24 * 3600
 RETRY_AFTER_BOUNDS = (60, MAX_DELAY_SECONDS)
 TRANSIENT_CLIENT_ERRORS = {401, 408, 429}
 WORKER_IDLE_CAP_SECONDS = 60
+CLAIM_BATCH = 32
+EXPIRY_CHECK_SECONDS = 60
+SUCCESS_RECORD_SECONDS = 600  # a healthy host's last success is rewritten at most this often
+PAYLOAD_CACHE_SIZE = 64
+OUTCOME_FLUSH_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,13 @@ class DeliveryWorker:
         self._max_in_flight = max_in_flight
         self._per_host = per_host
         self._in_flight: dict[asyncio.Task, Claimed] = {}
+        self._ready: deque[Claimed] = deque()  # claimed (leased) rows not started yet
+        self._payloads: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._schemes: dict[str, SignatureScheme] = {}
+        self._recorded_success: dict[str, int] = {}
+        self._expired_at = 0
+        self._outcomes: list[tuple] = []
+        self._flush_soon: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -120,8 +133,8 @@ class DeliveryWorker:
 
     async def release_leases(self) -> None:
         """Rows leased by a previous process (one process owns a data directory) are due again at once."""
-        async with self._db.transaction() as connection:
-            await connection.execute("UPDATE deliveries SET leased_until = NULL WHERE state = 'pending'")
+        self._ready.clear()
+        await self._db.write("UPDATE deliveries SET leased_until = NULL WHERE state = 'pending'")
 
     async def run(self) -> None:
         await self.release_leases()
@@ -138,6 +151,7 @@ class DeliveryWorker:
     async def stop(self, grace_seconds: float = 10) -> None:
         """Stop claiming, give sends in flight a grace period, and free the leases of what did not finish."""
         self._stopping = True
+        self._ready.clear()
         self._wake.set()
         if self._in_flight:
             await asyncio.wait(list(self._in_flight), timeout=grace_seconds)
@@ -145,6 +159,7 @@ class DeliveryWorker:
             task.cancel()
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await self.flush_outcomes()
         await self.release_leases()
 
     async def drain(self) -> int:
@@ -153,81 +168,89 @@ class DeliveryWorker:
         while True:
             started = await self._dispatch()
             if not started and not self._in_flight:
+                await self.flush_outcomes()
                 return attempts
             attempts += started
             if self._in_flight:
                 await asyncio.wait(list(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
 
     async def _dispatch(self) -> int:
-        """Claim as many due rows as there is room for and start sending them; returns how many started."""
+        """Start as many ready rows as there is room for, claiming a batch when none are ready; a row whose
+        host is at its limit waits for the next round. Returns how many started."""
         room = self._max_in_flight - len(self._in_flight)
         if room <= 0:
             return 0
-        claimed = await self._claim(room, self._now())
-        busy_hosts = {}
+        if not self._ready:
+            self._ready.extend(await self._claim(max(room, CLAIM_BATCH), self._now()))
+        busy_hosts: dict[str, int] = {}
         for row in self._in_flight.values():
             busy_hosts[row.host] = busy_hosts.get(row.host, 0) + 1
-        started, released = 0, []
-        for row in claimed:
+        started, waiting = 0, deque()
+        while self._ready and started < room:
+            row = self._ready.popleft()
             if busy_hosts.get(row.host, 0) >= self._per_host:
-                released.append(row.id)
+                waiting.append(row)
                 continue
             busy_hosts[row.host] = busy_hosts.get(row.host, 0) + 1
             task = asyncio.ensure_future(self._attempt(row))
             self._in_flight[task] = row
             task.add_done_callback(self._in_flight.pop)
             started += 1
-        if released:
-            await self._release(released)
+        self._ready.extendleft(reversed(waiting))
         return started
 
     async def _claim(self, limit: int, now: int) -> list[Claimed]:
-        async with self._db.transaction() as connection:
+        if now - self._expired_at >= EXPIRY_CHECK_SECONDS:
             # Rows that waited out the whole window (e.g. behind a paused host) expire without another try.
-            await connection.execute(
+            self._expired_at = now
+            await self._db.write(
                 "UPDATE deliveries SET state = 'expired' WHERE state = 'pending' AND created_at < ? "
                 "AND (leased_until IS NULL OR leased_until < ?)", (now - EXPIRE_AFTER_SECONDS, now))
-            cursor = await connection.execute(
-                """
-                UPDATE deliveries SET leased_until = :lease
-                WHERE id IN (
-                    SELECT d.id FROM deliveries d LEFT JOIN peers p ON p.host = d.host
-                    WHERE d.state = 'pending' AND d.next_attempt_at <= :now
-                      AND (d.leased_until IS NULL OR d.leased_until < :now)
-                      AND (p.paused_until IS NULL OR p.paused_until <= :now)
-                    ORDER BY d.next_attempt_at, d.id LIMIT :limit)
-                RETURNING id, activity_id, inbox_url, host, attempts, created_at
-                """,
-                {"lease": now + LEASE_SECONDS, "now": now, "limit": limit},
-            )
-            rows = [Claimed(*row) for row in await cursor.fetchall()]
-            probes = await self._probe_only(connection, rows)
-        return probes
+        rows = await self._db.write_returning(
+            """
+            UPDATE deliveries SET leased_until = :lease
+            WHERE id IN (
+                SELECT d.id FROM deliveries d LEFT JOIN peers p ON p.host = d.host
+                WHERE d.state = 'pending' AND d.next_attempt_at <= :now
+                  AND (d.leased_until IS NULL OR d.leased_until < :now)
+                  AND (p.paused_until IS NULL OR p.paused_until <= :now)
+                ORDER BY d.next_attempt_at, d.id LIMIT :limit)
+            RETURNING id, activity_id, inbox_url, host, attempts, created_at
+            """,
+            {"lease": now + LEASE_SECONDS, "now": now, "limit": limit},
+        )
+        return await self._probe_only(sorted((Claimed(*row) for row in rows), key=lambda row: row.id))
 
-    async def _probe_only(self, connection, rows: list[Claimed]) -> list[Claimed]:
+    async def _probe_only(self, rows: list[Claimed]) -> list[Claimed]:
         """A host that failed too often gets one probe delivery, not its whole backlog; the rest wait."""
         hosts = {row.host for row in rows}
         if not hosts:
             return rows
         marks = ",".join("?" * len(hosts))
-        cursor = await connection.execute(
-            f"SELECT host FROM peers WHERE host IN ({marks}) AND consecutive_failures >= ?",
-            (*hosts, PAUSE_AFTER_FAILURES),
-        )
-        failing = {row[0] for row in await cursor.fetchall()}
-        kept, seen = [], set()
-        for row in sorted(rows, key=lambda row: row.id):
+        failing = set()
+        for host, failures, scheme in await self._db.fetch_all(
+                f"SELECT host, consecutive_failures, signature_scheme FROM peers WHERE host IN ({marks})",
+                tuple(hosts)):
+            if failures >= PAUSE_AFTER_FAILURES:
+                failing.add(host)
+            if scheme:
+                self._schemes[host] = SignatureScheme(scheme)
+        for host in hosts:
+            self._schemes.setdefault(host, SignatureScheme.CAVAGE)
+        kept, held_back, seen = [], [], set()
+        for row in rows:
             if row.host in failing and row.host in seen:
-                await connection.execute("UPDATE deliveries SET leased_until = NULL WHERE id = ?", (row.id,))
+                held_back.append(row.id)
                 continue
             seen.add(row.host)
             kept.append(row)
+        if held_back:
+            await self._release(held_back)
         return kept
 
     async def _release(self, ids: list[int]) -> None:
-        async with self._db.transaction() as connection:
-            await connection.executemany("UPDATE deliveries SET leased_until = NULL WHERE id = ?",
-                                         [(row_id,) for row_id in ids])
+        marks = ",".join("?" * len(ids))
+        await self._db.write(f"UPDATE deliveries SET leased_until = NULL WHERE id IN ({marks})", ids)
 
     async def _attempt(self, row: Claimed) -> None:
         try:
@@ -250,23 +273,33 @@ class DeliveryWorker:
             await self._record(row, None, None, f"internal error: {error!r}")
 
     async def _payload(self, activity_id: str) -> tuple[bytes, str]:
-        row = await self._db.fetch_one(
-            "SELECT body, sender FROM delivery_payloads WHERE activity_id = ?", (activity_id,))
-        return bytes(row[0]), row[1]
+        """The bytes to POST and who signs them; one activity fans out to many rows, so it is read once."""
+        if activity_id not in self._payloads:
+            row = await self._db.fetch_one(
+                "SELECT body, sender FROM delivery_payloads WHERE activity_id = ?", (activity_id,))
+            self._payloads[activity_id] = (bytes(row[0]), row[1])
+            if len(self._payloads) > PAYLOAD_CACHE_SIZE:
+                self._payloads.popitem(last=False)
+        return self._payloads[activity_id]
 
     async def _scheme_for(self, host: str) -> SignatureScheme:
-        remembered = await self._db.scalar("SELECT signature_scheme FROM peers WHERE host = ?", (host,))
-        return SignatureScheme(remembered) if remembered else SignatureScheme.CAVAGE
+        """The scheme to knock with first: read with each claimed batch, updated when a double-knock succeeds."""
+        if host not in self._schemes:
+            remembered = await self._db.scalar("SELECT signature_scheme FROM peers WHERE host = ?", (host,))
+            self._schemes[host] = SignatureScheme(remembered) if remembered else SignatureScheme.CAVAGE
+        return self._schemes[host]
 
     async def _remember_scheme(self, host: str, scheme: SignatureScheme) -> None:
-        async with self._db.transaction() as connection:
-            await connection.execute(
-                "INSERT INTO peers (host, signature_scheme) VALUES (?, ?) "
-                "ON CONFLICT(host) DO UPDATE SET signature_scheme = excluded.signature_scheme",
-                (host, scheme.value),
-            )
+        self._schemes[host] = scheme
+        await self._db.write(
+            "INSERT INTO peers (host, signature_scheme) VALUES (?, ?) "
+            "ON CONFLICT(host) DO UPDATE SET signature_scheme = excluded.signature_scheme",
+            (host, scheme.value),
+        )
 
     async def _record(self, row: Claimed, status: int | None, retry_after: float | None, error: str | None) -> None:
+        """Note an attempt's outcome; outcomes are written in batches (a crash before the write leaves the row
+        leased, so it is sent again after a restart: at least once, never lost)."""
         now = self._now()
         attempts = row.attempts + 1
         outcome = classify(status, retry_after, attempts, self._jitter())
@@ -275,19 +308,42 @@ class DeliveryWorker:
             next_attempt = now + int(outcome.delay)
             if next_attempt > row.created_at + EXPIRE_AFTER_SECONDS:
                 state = "expired"
+        self._outcomes.append((row, state, attempts, next_attempt, status, (error or "")[:500] or None, now,
+                               outcome.counts_against_host))
+        if len(self._outcomes) >= CLAIM_BATCH or not self._in_flight_other_than_current():
+            await self.flush_outcomes()
+        elif self._flush_soon is None:
+            self._flush_soon = asyncio.get_running_loop().call_later(
+                OUTCOME_FLUSH_SECONDS, lambda: asyncio.ensure_future(self.flush_outcomes()))
+        if state != "sent":
+            log.info("delivery %s to %s: %s (status %s, %s)", row.activity_id, row.inbox_url, state, status, error)
+
+    def _in_flight_other_than_current(self) -> bool:
+        return len(self._in_flight) > 1
+
+    async def flush_outcomes(self) -> None:
+        """Write every noted outcome, and the hosts' health, in one transaction."""
+        if self._flush_soon is not None:
+            self._flush_soon.cancel()
+            self._flush_soon = None
+        outcomes, self._outcomes = self._outcomes, []
+        if not outcomes:
+            return
         async with self._db.transaction() as connection:
-            await connection.execute(
+            await connection.executemany(
                 "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, leased_until = NULL, "
                 "last_status = ?, last_error = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
                 "WHERE id = ?",
-                (state, attempts, next_attempt, status, (error or "")[:500] or None, state, now, row.id),
-            )
-            if outcome.state == "sent":
-                await _host_succeeded(connection, row.host, now)
-            elif outcome.counts_against_host:
-                await _host_failed(connection, row.host, now)
-        if state != "sent":
-            log.info("delivery %s to %s: %s (status %s, %s)", row.activity_id, row.inbox_url, state, status, error)
+                [(state, attempts, next_attempt, status, error, state, now, row.id)
+                 for row, state, attempts, next_attempt, status, error, now, _ in outcomes])
+            for row, state, _, _, _, _, now, counts_against_host in outcomes:
+                if state == "sent":
+                    if now - self._recorded_success.get(row.host, -SUCCESS_RECORD_SECONDS) >= SUCCESS_RECORD_SECONDS:
+                        self._recorded_success[row.host] = now
+                        await _host_succeeded(connection, row.host, now)
+                elif counts_against_host:
+                    self._recorded_success.pop(row.host, None)
+                    await _host_failed(connection, row.host, now)
 
     async def _seconds_until_due(self) -> float:
         """How long the worker may sleep: until the earliest due row or paused host, at most a minute."""

@@ -39,19 +39,31 @@ class InvalidActivity(Exception):
     """Raised by a handler for an activity that will never be processable: marked failed at once, not retried."""
 
 
-class SharedFetches:
-    """Concurrent requests signed with the same key share one fetch of it, instead of one fetch each."""
+class KeyOwners:
+    """Who owns which signing key: concurrent requests share one look-up, and answers are remembered in memory
+    for a minute (a refreshed answer replaces the old one at once)."""
 
-    def __init__(self):
+    def __init__(self, remember_seconds: float = 60, capacity: int = 4096):
         self._pending: dict[tuple, asyncio.Future] = {}
+        self._known: dict[str, tuple[float, object]] = {}
+        self._remember_seconds = remember_seconds
+        self._capacity = capacity
 
-    async def run(self, key: tuple, fetch: Callable[[], Awaitable]):
+    async def owner(self, key_id: str, *, refresh: bool, now: float, look_up: Callable[[], Awaitable]):
+        known = self._known.get(key_id)
+        if not refresh and known is not None and known[0] > now:
+            return known[1]
+        key = (key_id, refresh)
         future = self._pending.get(key)
         if future is None:
-            future = asyncio.ensure_future(fetch())
+            future = asyncio.ensure_future(look_up())
             self._pending[key] = future
             future.add_done_callback(lambda _: self._pending.pop(key, None))
-        return await asyncio.shield(future)
+        owner = await asyncio.shield(future)
+        if len(self._known) >= self._capacity:
+            self._known.clear()
+        self._known[key_id] = (now + self._remember_seconds, owner)
+        return owner
 
 
 @dataclass
@@ -66,7 +78,7 @@ class InboxContext:
     is_allowed: Callable[[str], Awaitable[bool]]  # domain policy for a host
     on_stored: Callable[[], None]  # wakes the inbox worker
     clock: Callable[[], float] = time.time
-    key_fetches: SharedFetches = field(default_factory=SharedFetches)
+    key_owners: KeyOwners = field(default_factory=KeyOwners)
 
 
 def _refuse(status: int, reason: str) -> web.Response:
@@ -163,10 +175,11 @@ async def _verified_key_owner(request: web.Request, body: bytes | None, key_id: 
         if refresh and owner.fetched_at >= context.clock() - KEY_REFETCH_AFTER_SECONDS:
             break
         try:
-            owner = await context.key_fetches.run(
-                (key_id, refresh),
-                lambda: remote_actors.key_owner(context.db, context.client, key_id, signer=context.instance_signer,
-                                                now=int(context.clock()), refresh=refresh))
+            owner = await context.key_owners.owner(
+                key_id, refresh=refresh, now=context.clock(),
+                look_up=lambda: remote_actors.key_owner(context.db, context.client, key_id,
+                                                        signer=context.instance_signer, now=int(context.clock()),
+                                                        refresh=refresh))
         except FetchError as error:
             raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
         try:
@@ -203,14 +216,23 @@ def check_origins(activity: dict, actor: str, our_base_url: str) -> None:
 
 async def store(db, activity: dict, recipient: str | None, now: int) -> bool:
     """Keep the activity for the worker; an activity id seen before is a no-op (idempotency)."""
-    async with db.transaction() as connection:
-        cursor = await connection.execute(
-            "INSERT OR IGNORE INTO inbox (activity_id, actor_iri, recipient, type, json, next_attempt_at, "
-            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (activity["id"], id_of(activity["actor"]), recipient, activity["type"],
-             json.dumps(activity, ensure_ascii=False), now, now),
-        )
-        return cursor.rowcount == 1
+    return (await store_many(db, [(activity, recipient, now)]))[0]
+
+
+async def store_many(db, arrivals: list[tuple[dict, str | None, int]]) -> list[bool]:
+    """Store several activities in one statement (one commit); for each, whether it was new."""
+    rows = [(activity["id"], id_of(activity["actor"]), recipient, activity["type"],
+             json.dumps(activity, ensure_ascii=False), now, now) for activity, recipient, now in arrivals]
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    inserted = await db.write_returning(
+        "INSERT OR IGNORE INTO inbox (activity_id, actor_iri, recipient, type, json, next_attempt_at, received_at) "
+        f"VALUES {values} RETURNING id, activity_id", [value for row in rows for value in row])
+    new_ids = {activity_id for _, activity_id in inserted}
+    added = []
+    for activity, _, _ in arrivals:
+        added.append(activity["id"] in new_ids)
+        new_ids.discard(activity["id"])  # the same id twice in one batch: only the first is new
+    return added
 
 
 class InboxWorker:
@@ -229,8 +251,7 @@ class InboxWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        async with self._db.transaction() as connection:
-            await connection.execute("UPDATE inbox SET leased_until = NULL WHERE state = 'pending'")
+        await self._db.write("UPDATE inbox SET leased_until = NULL WHERE state = 'pending'")
         while not self._stopping:
             self._wake.clear()
             if await self.drain():
@@ -251,22 +272,22 @@ class InboxWorker:
             batch = await self._claim(int(self._clock()))
             if not batch:
                 return handled
-            for row in batch:
-                await self._process(row)
-                handled += 1
+            finished = [await self._process(row) for row in batch]
+            await self._db_finish(finished)
+            handled += len(batch)
         return handled
 
     async def _claim(self, now: int):
-        async with self._db.transaction() as connection:
-            cursor = await connection.execute(
-                "UPDATE inbox SET leased_until = ? WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' "
-                "AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until < ?) ORDER BY id LIMIT ?) "
-                "RETURNING id, json, recipient, attempts, received_at",
-                (now + LEASE_SECONDS, now, now, BATCH),
-            )
-            return sorted(await cursor.fetchall(), key=lambda row: row[0])
+        rows = await self._db.write_returning(
+            "UPDATE inbox SET leased_until = ? WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' "
+            "AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until < ?) ORDER BY id LIMIT ?) "
+            "RETURNING id, json, recipient, attempts, received_at",
+            (now + LEASE_SECONDS, now, now, BATCH),
+        )
+        return sorted(rows, key=lambda row: row[0])
 
-    async def _process(self, row) -> None:
+    async def _process(self, row) -> tuple:
+        """Hand one activity on; returns its outcome (state, attempts, next attempt, error, id) to write."""
         row_id, document, recipient, attempts, received_at = row
         now = int(self._clock())
         try:
@@ -274,22 +295,20 @@ class InboxWorker:
         except asyncio.CancelledError:
             raise
         except InvalidActivity as error:
-            await self._finish(row_id, "failed", attempts + 1, now, str(error))
-            return
+            return "failed", attempts + 1, now, str(error), row_id
         except Exception as error:  # a handler bug or a peer being down: retried, and visible to the operator
             log.exception("inbound activity %s failed", row_id)
             delay = min(60 * 2 ** attempts, 3600) * (1 + self._jitter() / 4)
             gave_up = now + delay > received_at + GIVE_UP_AFTER_SECONDS
-            await self._finish(row_id, "failed" if gave_up else "pending", attempts + 1, now + int(delay),
-                               f"{type(error).__name__}: {error}")
-            return
-        await self._finish(row_id, "done", attempts + 1, now, None)
+            return ("failed" if gave_up else "pending", attempts + 1, now + int(delay),
+                    f"{type(error).__name__}: {error}", row_id)
+        return "done", attempts + 1, now, None, row_id
 
-    async def _finish(self, row_id: int, state: str, attempts: int, next_attempt_at: int, error: str | None):
+    async def _db_finish(self, outcomes: list[tuple]) -> None:
         async with self._db.transaction() as connection:
-            await connection.execute(
+            await connection.executemany(
                 "UPDATE inbox SET state = ?, attempts = ?, next_attempt_at = ?, leased_until = NULL, "
-                "last_error = ? WHERE id = ?", (state, attempts, next_attempt_at, error, row_id))
+                "last_error = ? WHERE id = ?", outcomes)
 
     async def _seconds_until_due(self) -> float:
         earliest = await self._db.scalar("SELECT MIN(next_attempt_at) FROM inbox WHERE state = 'pending'")

@@ -344,7 +344,9 @@ def _signing_string(signature: CavageSignature, request_target: str, headers: Ma
     return "\n".join(lines).encode("utf-8", "surrogateescape")
 
 
+@functools.lru_cache(maxsize=1024)
 def load_rsa_public_key(public_pem: str) -> rsa.RSAPublicKey:
+    """A peer's public key, parsed once per PEM text (refused ones are not remembered)."""
     try:
         key = serialization.load_pem_public_key(public_pem.encode("utf-8"))
     except (ValueError, TypeError, AttributeError):

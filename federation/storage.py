@@ -8,9 +8,16 @@ import aiosqlite
 
 
 class Storage(Protocol):
-    """Reads run freely; writes go through `transaction()`, which commits on success and rolls back on error."""
+    """Reads run freely; writes go through `transaction()`, which commits on success and rolls back on error,
+    or, for a single statement, through `write`/`write_returning`, which commit it on its own."""
 
     async def fetch_all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]: ...
+
+    async def fetch_one(self, sql: str, parameters: Sequence[Any] = ()) -> Any: ...
+
+    async def write(self, sql: str, parameters: Sequence[Any] = ()) -> int: ...
+
+    async def write_returning(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]: ...
 
     async def scalar(self, sql: str, parameters: Sequence[Any] = ()) -> Any: ...
 

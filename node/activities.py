@@ -130,9 +130,7 @@ class InboundHandler:
         if origin_of(attributed) != origin_of(actor_iri):
             raise InvalidActivity(f"{id_of(document)} is attributed to another origin than its sender's")
         kind = "proposal" if "Proposal" in kinds else kinds[0].lower()
-        async with self.db.transaction() as connection:
-            await objects.save_in(connection, iri=id_of(document), username=None, kind=kind, document=document,
-                                  now=self._now())
+        await objects.save_remote(self.db, iri=id_of(document), kind=kind, document=document, now=self._now())
 
     async def _object_of(self, activity: dict, actor_iri: str) -> dict:
         """The activity's object as a document on the sender's origin (fetched when only its id was sent)."""
@@ -174,9 +172,7 @@ class InboundHandler:
             raise InvalidActivity("Announce without an object")
         record = {key: activity[key] for key in ("id", "type", "actor", "published", "to", "cc") if key in activity}
         record["object"] = shared
-        async with self.db.transaction() as connection:
-            await objects.save_in(connection, iri=activity["id"], username=None, kind="announce",
-                                  document=record, now=self._now())
+        await objects.save_remote(self.db, iri=activity["id"], kind="announce", document=record, now=self._now())
 
     async def block(self, activity: dict, actor_iri: str) -> None:
         username = await self._local_username(id_of(activity.get("object")))

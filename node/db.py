@@ -91,13 +91,24 @@ class Database:
                 raise
             await self.connection.execute("COMMIT")
 
+    async def write(self, sql: str, parameters=()) -> int:
+        """One statement, committed on its own: a single hop to the database thread. Returns rows changed."""
+        async with self._write_lock:
+            cursor = await self.connection.execute(sql, parameters)
+            return cursor.rowcount
+
+    async def write_returning(self, sql: str, parameters=()) -> list[aiosqlite.Row]:
+        """One statement with a RETURNING clause, committed on its own, in a single hop."""
+        async with self._write_lock:
+            return list(await self.connection.execute_fetchall(sql, parameters))
+
     async def fetch_one(self, sql: str, parameters=()) -> aiosqlite.Row | None:
-        async with self.connection.execute(sql, parameters) as cursor:
-            return await cursor.fetchone()
+        rows = await self.connection.execute_fetchall(sql, parameters)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, parameters=()) -> list[aiosqlite.Row]:
-        async with self.connection.execute(sql, parameters) as cursor:
-            return list(await cursor.fetchall())
+        # execute_fetchall is one round trip to the database thread; execute + fetch + close are three.
+        return list(await self.connection.execute_fetchall(sql, parameters))
 
     async def scalar(self, sql: str, parameters=()):
         row = await self.fetch_one(sql, parameters)

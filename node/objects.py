@@ -84,13 +84,21 @@ async def get(db: Database, iri: str):
         "SELECT iri, username, kind, json, created_at, updated_at, deleted_at FROM objects WHERE iri = ?", (iri,))
 
 
+SAVE_OBJECT = (
+    "INSERT INTO objects (iri, username, kind, json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(iri) DO UPDATE SET json = excluded.json, kind = excluded.kind, "
+    "updated_at = excluded.updated_at, deleted_at = NULL"
+)
+
+
 async def save_in(connection, *, iri: str, username: str | None, kind: str, document: dict, now: int) -> None:
     """Insert or replace an object's authoritative JSON (ours when username is set, a peer's when None)."""
-    await connection.execute(
-        "INSERT INTO objects (iri, username, kind, json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(iri) DO UPDATE SET json = excluded.json, kind = excluded.kind, "
-        "updated_at = excluded.updated_at, deleted_at = NULL",
-        (iri, username, kind, json.dumps(document, ensure_ascii=False), now, now))
+    await connection.execute(SAVE_OBJECT, (iri, username, kind, json.dumps(document, ensure_ascii=False), now, now))
+
+
+async def save_remote(db: Database, *, iri: str, kind: str, document: dict, now: int) -> None:
+    """Keep a peer's object (one statement, committed on its own)."""
+    await db.write(SAVE_OBJECT, (iri, None, kind, json.dumps(document, ensure_ascii=False), now, now))
 
 
 async def tombstone_in(connection, iri: str, now: int) -> bool:

@@ -68,12 +68,7 @@ class Publisher:
 
     async def follower_inboxes(self, username: str) -> list[str]:
         """Where a post to followers goes: one shared inbox per server where there is one, deduplicated."""
-        inboxes = []
-        for iri in await follows.accepted_follower_iris(self.db, username):
-            follower = await remote_actors.get(self.db, iri)
-            if follower is not None and follower.gone_at is None:
-                inboxes.append(follower.shared_inbox or follower.inbox)
-        return list(dict.fromkeys(inbox for inbox in inboxes if inbox))
+        return await remote_actors.delivery_inboxes(self.db, await follows.accepted_follower_iris(self.db, username))
 
     async def accept_follow(self, username: str, follow: dict, follower: RemoteActor) -> str:
         return await self._answer_follow("Accept", username, follow, follower)

@@ -7,7 +7,7 @@ import time
 import socket
 import ssl
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -28,6 +28,14 @@ class RunningNode:
     config: node_config.NodeConfig
     base_url: str
     app: web.Application | None = None  # the served application, for reaching its state from a test
+    runner: web.AppRunner | None = field(default=None, repr=False)
+    stopped: bool = field(default=False, repr=False)
+
+    async def stop(self) -> None:
+        """Stop serving and run the application's cleanup (the workers' stop); once, however often called."""
+        if self.runner is not None and not self.stopped:
+            self.stopped = True
+            await self.runner.cleanup()
 
     @property
     def domain(self) -> str:
@@ -109,13 +117,14 @@ async def running_node(data_dir: Path, profiles=(), *, tls: "TestCertificates | 
     for middleware in reversed(middlewares):
         app.middlewares.insert(0, middleware)
     runner = web.AppRunner(app, access_log=None)
+    node = RunningNode(config=config, base_url=config.base_url, app=app, runner=runner)
     try:
         await runner.setup()
         site = web.SockSite(runner, sock, ssl_context=tls.server_context() if tls else None)
         await site.start()
-        yield RunningNode(config=config, base_url=config.base_url, app=app)
+        yield node
     finally:
-        await runner.cleanup()
+        await node.stop()
         sock.close()
 
 

@@ -129,3 +129,14 @@ async def test_a_failing_activity_does_not_block_the_next(db):
     await InboxWorker(db, handle, clock=Clock()).drain()
     states = dict(await db.fetch_all("SELECT activity_id, state FROM inbox"))
     assert states == {FOLLOW["id"]: "pending", "https://social.example/f/2": "done"}
+
+
+
+async def test_store_many_reports_which_activities_were_new(db):
+    from federation.inbox import store_many
+
+    activities = [{**FOLLOW, "id": f"https://social.example/f/{number}"} for number in range(3)]
+    assert await store_many(db, [(activity, None, T0) for activity in activities[:2]]) == [True, True]
+    assert await store_many(db, [(activity, None, T0) for activity in [*activities, activities[2]]]) == [
+        False, False, True, False]
+    assert await db.scalar("SELECT COUNT(*) FROM inbox") == 3
