@@ -115,6 +115,7 @@ class DeliveryWorker:
         self._max_in_flight = max_in_flight
         self._per_host = per_host
         self._in_flight: dict[asyncio.Task, Claimed] = {}
+        self._running: asyncio.Task | None = None
         self._ready: deque[Claimed] = deque()  # claimed (leased) rows not started yet
         self._payloads: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._schemes: dict[str, SignatureScheme] = {}
@@ -137,6 +138,7 @@ class DeliveryWorker:
         await self._db.write("UPDATE deliveries SET leased_until = NULL WHERE state = 'pending'")
 
     async def run(self) -> None:
+        self._running = asyncio.current_task()
         await self.release_leases()
         while not self._stopping:
             self._wake.clear()
@@ -153,6 +155,9 @@ class DeliveryWorker:
         self._stopping = True
         self._ready.clear()
         self._wake.set()
+        running = self._running
+        if running is not None and running is not asyncio.current_task() and not running.done():
+            await asyncio.wait({running}, timeout=grace_seconds)  # let a claim under way finish, start nothing
         if self._in_flight:
             await asyncio.wait(list(self._in_flight), timeout=grace_seconds)
         for task in list(self._in_flight):
@@ -178,10 +183,13 @@ class DeliveryWorker:
         """Start as many ready rows as there is room for, claiming a batch when none are ready; a row whose
         host is at its limit waits for the next round. Returns how many started."""
         room = self._max_in_flight - len(self._in_flight)
-        if room <= 0:
+        if room <= 0 or self._stopping:
             return 0
         if not self._ready:
             self._ready.extend(await self._claim(max(room, CLAIM_BATCH), self._now()))
+            if self._stopping:  # stop() began while claiming: these rows are released, not sent
+                self._ready.clear()
+                return 0
         busy_hosts: dict[str, int] = {}
         for row in self._in_flight.values():
             busy_hosts[row.host] = busy_hosts.get(row.host, 0) + 1

@@ -79,6 +79,11 @@ class InboxContext:
     on_stored: Callable[[], None]  # wakes the inbox worker
     clock: Callable[[], float] = time.time
     key_owners: KeyOwners = field(default_factory=KeyOwners)
+    group_commit: "GroupCommit | None" = None
+
+    def __post_init__(self):
+        if self.group_commit is None:
+            self.group_commit = GroupCommit(self.db)
 
 
 def _refuse(status: int, reason: str) -> web.Response:
@@ -117,7 +122,7 @@ async def _receive(request: web.Request, recipient: str | None, context: InboxCo
     if owner.iri != actor:
         raise Rejected(401, f"the signing key belongs to {owner.iri}, not to the activity's actor {actor}")
     check_origins(activity, actor, context.base_url)
-    await store(context.db, activity, recipient, int(context.clock()))
+    await context.group_commit.store(activity, recipient, int(context.clock()))
     context.on_stored()
 
 
@@ -233,6 +238,44 @@ async def store_many(db, arrivals: list[tuple[dict, str | None, int]]) -> list[b
         added.append(activity["id"] in new_ids)
         new_ids.discard(activity["id"])  # the same id twice in one batch: only the first is new
     return added
+
+
+class GroupCommit:
+    """Activities that arrive together are stored in one commit; each request still waits for its own row
+    to be committed before it answers 202. Under load this turns one database round trip per request into
+    one per batch."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, db):
+        self._db = db
+        self._waiting: list[tuple[dict, str | None, int, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def store(self, activity: dict, recipient: str | None, now: int) -> bool:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((activity, recipient, now, future))
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write_all())
+        return await future
+
+    async def _write_all(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:self.MAX_BATCH], self._waiting[self.MAX_BATCH:]
+                try:
+                    added = await store_many(self._db, [(activity, recipient, now)
+                                                        for activity, recipient, now, _ in batch])
+                except Exception as error:  # every request in the batch learns that its write failed
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (*_, future), was_new in zip(batch, added, strict=True):
+                    if not future.done():
+                        future.set_result(was_new)
+        finally:
+            self._writer = None
 
 
 class InboxWorker:

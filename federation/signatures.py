@@ -59,8 +59,12 @@ class CavageSignature:
 
 def get_header(headers: Mapping[str, str], name: str) -> str | None:
     """A header's value, looked up case-insensitively; repeated fields are joined with ", " (cavage-12 §2.3)."""
-    wanted = name.lower()
-    values = [str(value).strip() for key, value in headers.items() if str(key).lower() == wanted]
+    getall = getattr(headers, "getall", None)
+    if getall is not None:  # aiohttp's case-insensitive multidict: a direct look-up, not a scan
+        values = [str(value).strip() for value in getall(name, ())]
+    else:
+        wanted = name.lower()
+        values = [str(value).strip() for key, value in headers.items() if str(key).lower() == wanted]
     return ", ".join(values) if values else None
 
 

@@ -160,10 +160,7 @@ class InboundHandler:
     async def _withdraw_remote(self, iri: str | None, actor_iri: str) -> None:
         if not iri or origin_of(iri) != origin_of(actor_iri):
             raise InvalidActivity("only objects of the sender's own origin can be withdrawn")
-        row = await objects.get(self.db, iri)
-        if row is not None and row["username"] is None:
-            async with self.db.transaction() as connection:
-                await objects.tombstone_in(connection, iri, self._now())
+        await objects.withdraw_remote(self.db, iri, self._now())
 
     async def announce(self, activity: dict, actor_iri: str) -> None:
         """Keep the boost itself (who shared what); the shared object is read by its id, never trusted inline."""

@@ -1,4 +1,4 @@
-"""Rendered responses kept in memory, dropped when another process commits to the database (or on clear())."""
+"""Rendered responses kept in memory, dropped soon after anything is committed to the database."""
 
 import time
 from collections import OrderedDict
@@ -17,9 +17,9 @@ class Rendered:
 
 
 class RenderCache:
-    """An LRU of rendered bodies. `PRAGMA data_version` is checked at most every `recheck_seconds`, so an edit
-    made with the CLI while the server runs shows within that time. The version does not move for this
-    connection's own commits: code in the server process that writes must call `clear()`."""
+    """An LRU of rendered bodies. The database's version (its own commits and other processes') is checked at
+    most every `recheck_seconds`, so any change, also one made with the CLI while the server runs, shows within
+    that time."""
 
     def __init__(self, db: Database, max_entries: int = 1024, recheck_seconds: float = 0.5,
                  clock: Callable[[], float] = time.monotonic):
@@ -29,7 +29,7 @@ class RenderCache:
         self._recheck_seconds = recheck_seconds
         self._clock = clock
         self._checked_at = float("-inf")
-        self._data_version: int | None = None
+        self._data_version: tuple | None = None
 
     def clear(self) -> None:
         self._entries.clear()

@@ -1,6 +1,7 @@
 """The SQLite database: one aiosqlite connection, WAL, serialised write transactions, plain-SQL migrations."""
 
 import asyncio
+import contextlib
 import sqlite3
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -38,6 +39,7 @@ class Database:
     def __init__(self, connection: aiosqlite.Connection):
         self.connection = connection
         self._write_lock = asyncio.Lock()
+        self.own_commits = 0  # PRAGMA data_version only moves for other connections' commits
 
     @classmethod
     async def open(cls, path: Path) -> "Database":
@@ -81,26 +83,39 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self):
-        """Serialised write transaction: commit on success, roll back on any error."""
+        """Serialised write transaction: commit on success, roll back on any error or cancellation. The BEGIN,
+        COMMIT and ROLLBACK run to completion even when the task is cancelled meanwhile, so the connection is
+        never left inside a transaction."""
         async with self._write_lock:
-            await self.connection.execute("BEGIN IMMEDIATE")
+            begin = asyncio.ensure_future(self.connection.execute("BEGIN IMMEDIATE"))
             try:
+                await asyncio.shield(begin)
                 yield self.connection
             except BaseException:
-                await self.connection.execute("ROLLBACK")
+                await asyncio.shield(self._roll_back(begin))
                 raise
-            await self.connection.execute("COMMIT")
+            await asyncio.shield(self.connection.execute("COMMIT"))
+            self.own_commits += 1
+
+    async def _roll_back(self, begin: asyncio.Future) -> None:
+        with contextlib.suppress(Exception):
+            await begin  # a cancelled caller may have left before its BEGIN even ran
+        if self.connection.in_transaction:
+            await self.connection.execute("ROLLBACK")
 
     async def write(self, sql: str, parameters=()) -> int:
         """One statement, committed on its own: a single hop to the database thread. Returns rows changed."""
         async with self._write_lock:
-            cursor = await self.connection.execute(sql, parameters)
+            cursor = await asyncio.shield(self.connection.execute(sql, parameters))
+            self.own_commits += 1
             return cursor.rowcount
 
     async def write_returning(self, sql: str, parameters=()) -> list[aiosqlite.Row]:
         """One statement with a RETURNING clause, committed on its own, in a single hop."""
         async with self._write_lock:
-            return list(await self.connection.execute_fetchall(sql, parameters))
+            rows = list(await asyncio.shield(self.connection.execute_fetchall(sql, parameters)))
+            self.own_commits += 1
+            return rows
 
     async def fetch_one(self, sql: str, parameters=()) -> aiosqlite.Row | None:
         rows = await self.connection.execute_fetchall(sql, parameters)
@@ -114,6 +129,7 @@ class Database:
         row = await self.fetch_one(sql, parameters)
         return None if row is None else row[0]
 
-    async def data_version(self) -> int:
-        """Changes whenever another connection (another process) commits: lets caches notice CLI edits."""
-        return await self.scalar("PRAGMA data_version")
+    async def data_version(self) -> tuple[int, int]:
+        """Changes whenever anything is committed, by this connection or another (the CLI in another process):
+        lets caches and workers notice."""
+        return await self.scalar("PRAGMA data_version"), self.own_commits

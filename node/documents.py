@@ -43,6 +43,6 @@ def note_as2(*, iri: str, username: str, text: str, urls: Urls, published: int, 
         "to": [AS2_PUBLIC],
         "cc": [f"{actor_id}/followers"],
     }
-    if updated is not None and updated != published:
+    if updated is not None:  # set on every edit, even within the second: receivers keep the newest version
         document["updated"] = timestamp(updated)
     return document

@@ -96,9 +96,31 @@ async def save_in(connection, *, iri: str, username: str | None, kind: str, docu
     await connection.execute(SAVE_OBJECT, (iri, username, kind, json.dumps(document, ensure_ascii=False), now, now))
 
 
+# Deliveries get retried and reordered: a peer's object is never brought back once withdrawn, and an older
+# version (by `updated`, else `published`) never replaces a newer one.
+SAVE_REMOTE_OBJECT = (
+    "INSERT INTO objects (iri, username, kind, json, created_at, updated_at) VALUES (?, NULL, ?, ?, ?, ?) "
+    "ON CONFLICT(iri) DO UPDATE SET json = excluded.json, kind = excluded.kind, updated_at = excluded.updated_at "
+    "WHERE objects.username IS NULL AND objects.deleted_at IS NULL AND "
+    "COALESCE(json_extract(excluded.json, '$.updated'), json_extract(excluded.json, '$.published'), '') >= "
+    "COALESCE(json_extract(objects.json, '$.updated'), json_extract(objects.json, '$.published'), '')"
+)
+
+
 async def save_remote(db: Database, *, iri: str, kind: str, document: dict, now: int) -> None:
     """Keep a peer's object (one statement, committed on its own)."""
-    await db.write(SAVE_OBJECT, (iri, None, kind, json.dumps(document, ensure_ascii=False), now, now))
+    await db.write(SAVE_REMOTE_OBJECT, (iri, kind, json.dumps(document, ensure_ascii=False), now, now))
+
+
+async def withdraw_remote(db: Database, iri: str, now: int) -> None:
+    """A peer withdrew an object: mark our copy, or, if it has not arrived yet, remember the withdrawal so that a
+    late Create cannot bring it back."""
+    await db.write(
+        "INSERT INTO objects (iri, username, kind, json, created_at, updated_at, deleted_at) "
+        "VALUES (?, NULL, 'tombstone', ?, ?, ?, ?) "
+        "ON CONFLICT(iri) DO UPDATE SET deleted_at = excluded.deleted_at "
+        "WHERE objects.username IS NULL AND objects.deleted_at IS NULL",
+        (iri, json.dumps({"id": iri, "type": "Tombstone"}), now, now, now))
 
 
 async def tombstone_in(connection, iri: str, now: int) -> bool:

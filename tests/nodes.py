@@ -3,9 +3,9 @@
 import asyncio
 import datetime
 import ipaddress
-import time
 import socket
 import ssl
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from node import actors, config as node_config
+from node import actors
+from node import config as node_config
 from node.app import create_app
 from node.db import Database
 from node.state import NODE, NodeState

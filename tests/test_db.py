@@ -154,11 +154,41 @@ async def test_data_version_changes_after_another_connection_commits(path, datab
     assert await database.data_version() != before
 
 
-async def test_data_version_ignores_own_commits(database):
+async def test_data_version_also_changes_after_own_commits(database):
     before = await database.data_version()
     async with database.transaction() as connection:
         await insert_actor(connection, "larder")
+    after_transaction = await database.data_version()
+    assert after_transaction != before
+    await database.write("UPDATE actors SET updated_at = 1")
+    assert await database.data_version() != after_transaction
+
+
+async def test_data_version_does_not_change_without_a_commit(database):
+    before = await database.data_version()
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as connection:
+            await insert_actor(connection, "larder")
+            raise RuntimeError("rolled back")
     assert await database.data_version() == before
+
+
+async def test_a_transaction_cancelled_mid_way_leaves_the_connection_usable(database):
+    import asyncio
+
+    async def slow_writer():
+        async with database.transaction() as connection:
+            await insert_actor(connection, "larder")
+            await asyncio.sleep(10)
+
+    task = asyncio.ensure_future(slow_writer())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with database.transaction() as connection:
+        await insert_actor(connection, "preston")
+    assert await usernames(database) == ["preston"]
 
 
 # Migration scripts

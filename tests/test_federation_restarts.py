@@ -6,11 +6,11 @@ Backoff after a failure is a minute or more; rather than wait, the tests make th
 database connection, as an operator's `retry` would, and the running node notices within about a second."""
 
 import asyncio
-import logging
-import sqlite3
 import json
+import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,14 +21,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from nodes import (bound_socket, create_node, eventually, follow, following_state, node_database, preston_hub,
+                   received_object, running_node, second_connection_publisher)
+from processes import REPOSITORY, free_port
+
 from federation import http_signatures, remote_actors
 from federation.client import FederationClient
 from federation.keys import generate_key_pair
 from node import follows
 from node.db import Database
-from nodes import (bound_socket, create_node, eventually, follow, following_state, node_database, preston_hub,
-                   received_object, running_node, second_connection_publisher)
-from processes import REPOSITORY, free_port
 
 
 def kirklees_hub(**changes):
@@ -181,10 +182,6 @@ async def _deliver_in_order(a, first: set[str], then: set[str]) -> None:
     await all_sent(a.db, then)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: node/activities.py InboundHandler.delete/_withdraw_remote ignores a "
-                   "Delete for an object it has not stored yet and create_or_update then stores the late Create, "
-                   "so a peer that receives the retried Delete before the retried Create keeps a withdrawn note "
-                   "live (Mastodon remembers such deletes: delete_upon_arrival)")
 async def test_peer_back_after_an_outage_does_not_resurrect_a_note_whose_delete_came_first(tmp_path):
     async with running_node(tmp_path / "a", [preston_hub()]) as a:
         b_dir = tmp_path / "b"
@@ -202,10 +199,6 @@ async def test_peer_back_after_an_outage_does_not_resurrect_a_note_whose_delete_
             assert row is None or row["deleted_at"] is not None, "the withdrawn note is live on B"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: node/activities.py InboundHandler.create_or_update overwrites the "
-                   "stored object with whatever arrives last (objects.save_in upserts unconditionally), so a "
-                   "retried Create arriving after the Update replaces the edited note with its first version; "
-                   "it should keep the newer one (compare `updated`/`published`, as Mastodon does)")
 async def test_peer_back_after_an_outage_keeps_the_edit_when_the_create_comes_last(tmp_path):
     async with running_node(tmp_path / "a", [preston_hub()]) as a:
         b_dir = tmp_path / "b"
@@ -432,12 +425,6 @@ class _Remote(_Named):
 # ---------------------------------------------------------------- stopping while a write is in flight
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: node/db.py Database.transaction is not cancellation-safe: a task "
-                   "cancelled while `BEGIN IMMEDIATE` (or COMMIT) is awaited leaves the connection inside an open "
-                   "transaction (aiosqlite runs the statement anyway) and releases the lock, so every later "
-                   "transaction() fails with 'cannot start a transaction within a transaction'. DeliveryWorker.stop "
-                   "cancels attempts that are recording their result, then release_leases() fails, and the node's "
-                   "shutdown raises instead of freeing its leases")
 async def test_a_write_cancelled_at_shutdown_leaves_the_database_usable(tmp_path):
     db = await Database.open(tmp_path / "node.db")
     try:
@@ -456,12 +443,6 @@ async def test_a_write_cancelled_at_shutdown_leaves_the_database_usable(tmp_path
         await db.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: federation/delivery.py DeliveryWorker.stop sets _stopping and waits "
-                   "only for the sends already in flight; a claim the run loop has under way (here: waiting on "
-                   "the SQLite write lock) completes afterwards and _dispatch still starts its sends, which then "
-                   "run after federation_runtime.stop closed the HTTP client ('FederationClient is not started', "
-                   "logged as 'failed unexpectedly') and the database ('no active connection'). stop() should end "
-                   "the run loop before it returns, and _dispatch should start nothing once stopping")
 async def test_no_delivery_starts_after_the_node_began_to_stop(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="federation.delivery")
     async with running_node(tmp_path / "a", [preston_hub()]) as a:

@@ -140,3 +140,25 @@ async def test_store_many_reports_which_activities_were_new(db):
     assert await store_many(db, [(activity, None, T0) for activity in [*activities, activities[2]]]) == [
         False, False, True, False]
     assert await db.scalar("SELECT COUNT(*) FROM inbox") == 3
+
+
+async def test_group_commit_stores_concurrent_arrivals_together_and_reports_each(db):
+    import asyncio
+
+    from federation.inbox import GroupCommit
+
+    commit = GroupCommit(db)
+    activities = [{**FOLLOW, "id": f"https://social.example/f/{number}"} for number in range(100)]
+    results = await asyncio.gather(*(commit.store(activity, None, T0) for activity in activities),
+                                   commit.store(activities[0], None, T0))
+    assert results[:100] == [True] * 100 and results[100] is False  # a repeated id is stored once
+    assert await db.scalar("SELECT COUNT(*) FROM inbox") == 100
+
+
+async def test_group_commit_tells_every_waiter_when_the_write_fails(db):
+    from federation.inbox import GroupCommit
+
+    commit = GroupCommit(db)
+    await db.close()
+    with pytest.raises(Exception):
+        await commit.store(FOLLOW, None, T0)

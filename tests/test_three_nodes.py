@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nodes import (eventually, follow, following_state, preston_hub, preston_larder, received_object, running_node)
+from nodes import eventually, follow, following_state, preston_hub, preston_larder, received_object, running_node
 
 
 @pytest.fixture

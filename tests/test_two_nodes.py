@@ -8,9 +8,10 @@ import json
 import aiohttp
 import pytest
 
-from node import actors, follows
 from nodes import (eventually, follow, follower_state, following_state, make_certificates, preston_hub,
                    preston_larder, received_object, remote_actor, running_node, second_connection_publisher)
+
+from node import actors, follows
 
 AS2_ACCEPT = "application/activity+json"
 
@@ -210,10 +211,6 @@ async def test_https_with_a_local_ca_follow_and_post(tmp_path, monkeypatch):
         assert status == 200 and served["id"] == note_iri
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: node/cache.py RenderCache is only dropped when another connection "
-                   "commits; the inbox worker's InboundHandler.follow (node/activities.py) writes the follower on "
-                   "the server's own connection and never calls cache.clear(), so the followers collection "
-                   "rendered before the Follow keeps totalItems 0")
 async def test_followers_collection_counts_a_follow_the_server_handled_itself(two_nodes):
     a, b = two_nodes
     hub_followers = f"{b.actor_iri('preston')}/followers"
@@ -229,10 +226,6 @@ async def test_followers_collection_counts_a_follow_the_server_handled_itself(tw
     await eventually(counted, timeout=1.5, message="the followers collection counts the new follower")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: node/publish.py Publisher (the one node/federation_runtime.py builds "
-                   "for the server) writes objects on the server's own connection without clearing the "
-                   "RenderCache (node/cache.py), so a note deleted through it is still served 200 with its old "
-                   "content instead of 410 Tombstone")
 async def test_note_deleted_by_the_servers_publisher_is_served_as_gone(two_nodes):
     a, b = two_nodes
     note_iri = await b.publisher.create_note("preston", "A note that will be withdrawn.")

@@ -1,5 +1,6 @@
 """Tolerant readers for ActivityStreams JSON as servers really send it: ids or objects, one or many."""
 
+import functools
 from urllib.parse import urlsplit
 
 ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Service"})
@@ -46,7 +47,10 @@ def is_http_iri(value) -> bool:
     return bool(parts and parts.scheme in ("http", "https") and parts.hostname)
 
 
+@functools.lru_cache(maxsize=4096)
 def _split(iri: str):
+    """urlsplit, with the checks that make malformed hosts fail here; memoised because the inbox asks about
+    the same few IRIs (actor, key, activity) many times per request."""
     try:
         parts = urlsplit(iri)
         parts.hostname, parts.port  # both raise on malformed brackets or ports
