@@ -25,6 +25,8 @@ LEASE_SECONDS = 300
 GIVE_UP_AFTER_SECONDS = 6 * 3600
 BATCH = 32
 KEY_REFETCH_AFTER_SECONDS = 60
+BURST_QUIET_SECONDS = 0.02
+BURST_DEFER_SECONDS = 1.0
 
 
 class Rejected(Exception):
@@ -302,7 +304,19 @@ class InboxWorker:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._seconds_until_due())
             except TimeoutError:
-                pass
+                continue
+            await self._let_the_burst_settle()
+
+    async def _let_the_burst_settle(self) -> None:
+        """While activities keep arriving, answering them comes first (senders time out after seconds): wait
+        until arrivals pause for a moment, but never longer than BURST_DEFER_SECONDS, then process them all."""
+        deadline = asyncio.get_running_loop().time() + BURST_DEFER_SECONDS
+        while not self._stopping and asyncio.get_running_loop().time() < deadline:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=BURST_QUIET_SECONDS)
+            except TimeoutError:
+                return
 
     async def stop(self) -> None:
         self._stopping = True

@@ -1,6 +1,7 @@
 """Domain block and allow rules (owns the `policies` table): matching, Mastodon's domain-block CSV, storage."""
 
 import csv
+import functools
 import io
 import ipaddress
 from collections.abc import Iterable
@@ -62,6 +63,7 @@ def _is_ipv4(text: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
 def host_key(host: str) -> str | None:
     """The form a host (optionally with :port) is matched in: normalised domain or IP text; None if neither."""
     text = _without_port(host.strip())

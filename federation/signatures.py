@@ -148,6 +148,7 @@ def load_rsa_private_key(private_pem: str) -> rsa.RSAPrivateKey:
 # ---------------------------------------------------------------- parsing
 
 
+@functools.lru_cache(maxsize=256)
 def parse_signature_header(value: str) -> CavageSignature:
     """Parse `keyId="…",algorithm="…",headers="…",signature="…"`; SignatureError if malformed."""
     params = _signature_parameters(value)
