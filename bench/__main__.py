@@ -50,8 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"distinct signed POSTs to prepare (default: {INBOX_PRESIGNED_PER_SECOND} per second "
                              "of load on coopnode)")
     parser.add_argument("--followers", type=int, default=1000, help="fan-out: followers, each on its own host")
-    parser.add_argument("--no-what-if", dest="what_if", action="store_false",
-                        help="fan-out: skip the what-if runs (node changes patched into the bench harness)")
+    parser.add_argument("--what-if", dest="what_if", action="store_true",
+                        help="fan-out: also run the what-if variants (changes patched into the bench harness only)")
+    parser.add_argument("--no-what-if", dest="what_if", action="store_false", help="fan-out: no what-if runs (default)")
     parser.add_argument("--fanout-profile", nargs="?", const="", metavar="WHAT_IF",
                         help="fan-out: one more run under cProfile, and print where the event loop spent its time; "
                              "optionally with what-if changes, e.g. cached-key or cached-key,in-flight=64")
