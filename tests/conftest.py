@@ -1,7 +1,9 @@
-"""Shared fixtures: a running Preston node (hub + co-op) on a loopback socket, and an HTTP client for it."""
+"""Shared fixtures: an empty database, a running Preston node (hub + co-op) on a loopback socket, an HTTP client."""
 
 import aiohttp
 import pytest
+
+from node.db import Database
 
 from nodes import preston_hub, preston_larder, running_node
 
@@ -14,6 +16,14 @@ def preston_profiles(base_url: str):
 async def preston_node(tmp_path):
     async with running_node(tmp_path / "preston", preston_profiles) as node:
         yield node
+
+
+@pytest.fixture
+async def db(tmp_path):
+    """An empty node database (all migrations applied)."""
+    database = await Database.open(tmp_path / "db.sqlite3")
+    yield database
+    await database.close()
 
 
 @pytest.fixture

@@ -289,3 +289,13 @@ async def second_connection_publisher(config: node_config.NodeConfig):
         yield Publisher(db, Urls(config.base_url), config)
     finally:
         await db.close()
+
+
+class Clock:
+    """A clock a test moves by hand: call it for the time, set `.now` to move it."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -3,16 +3,9 @@
 import pytest
 
 from node import actors
-from node.db import Database
 from nodes import preston_hub, preston_larder
 from vocab.profile import ProfileError
 
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "db.sqlite3")
-    yield database
-    await database.close()
 
 
 async def test_create_stores_profile_and_a_key(db):

@@ -10,7 +10,6 @@ from node import actors
 from node.coops_import import (
     CoopFileError, import_coops, matches_postcode, normalise_essglobal, profile_from_row, username_for,
 )
-from node.db import Database
 
 SAMPLE = Path(str(resources.files("node") / "data" / "preston-coops.csv"))
 
@@ -28,12 +27,6 @@ def write_csv(path: Path, header: list[str], rows: list[dict]) -> Path:
         writer.writerows(rows)
     return path
 
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "db.sqlite3")
-    yield database
-    await database.close()
 
 
 def test_sample_ships_with_preston_coops():

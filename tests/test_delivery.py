@@ -10,7 +10,7 @@ import pytest
 from federation import delivery
 from federation.delivery import DeliveryWorker, backoff_seconds, classify, enqueue
 from federation.http_signatures import SignatureScheme
-from node.db import Database
+from nodes import Clock
 
 HOUR = 3600
 T0 = 1_700_000_000
@@ -40,19 +40,6 @@ class ScriptedNetwork:
         return answer(scheme) if callable(answer) else answer
 
 
-class Clock:
-    def __init__(self, now=T0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "db.sqlite3")
-    yield database
-    await database.close()
 
 
 async def signer_for(sender):
@@ -103,7 +90,7 @@ async def test_enqueue_deduplicates_inboxes_and_activities(db):
 
 
 async def test_successful_delivery_sends_exact_bytes_signed_by_the_sender(db):
-    network, clock = ScriptedNetwork(), Clock()
+    network, clock = ScriptedNetwork(), Clock(T0)
     body = b'{"id":"act1","type":"Create"}'
     await enqueue(db, activity_id="act1", sender="preston", body=body, inboxes=["https://a.example/inbox"], now=T0)
     assert await worker(db, network, clock).drain() == 1
@@ -114,7 +101,7 @@ async def test_successful_delivery_sends_exact_bytes_signed_by_the_sender(db):
 
 async def test_transient_failures_back_off_then_succeed(db):
     url = "https://a.example/inbox"
-    network, clock = ScriptedNetwork({url: [Result(503), Result(None, error="timeout"), Result(202)]}), Clock()
+    network, clock = ScriptedNetwork({url: [Result(503), Result(None, error="timeout"), Result(202)]}), Clock(T0)
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}", inboxes=[url], now=T0)
     w = worker(db, network, clock)
     await w.drain()
@@ -139,14 +126,14 @@ async def test_permanent_failure_stops_at_once_and_410_is_reported(db):
     network = ScriptedNetwork({"https://a.example/inbox": [Result(404)], "https://b.example/inbox": [Result(410)]})
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}",
                   inboxes=["https://a.example/inbox", "https://b.example/inbox"], now=T0)
-    await worker(db, network, Clock(), on_gone=on_gone).drain()
+    await worker(db, network, Clock(T0), on_gone=on_gone).drain()
     assert [(row["state"], row["last_status"]) for row in await rows(db)] == [("failed", 404), ("failed", 410)]
     assert gone == ["https://b.example/inbox"]
 
 
 async def test_rows_expire_after_seventy_two_hours(db):
     url = "https://down.example/inbox"
-    network, clock = ScriptedNetwork({url: [Result(None, error="connection refused")]}), Clock()
+    network, clock = ScriptedNetwork({url: [Result(None, error="connection refused")]}), Clock(T0)
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}", inboxes=[url], now=T0)
     w = worker(db, network, clock)
     while (await rows(db))[0]["state"] == "pending":
@@ -160,7 +147,7 @@ async def test_rows_expire_after_seventy_two_hours(db):
 
 async def test_retry_after_header_sets_the_next_attempt(db):
     url = "https://busy.example/inbox"
-    network, clock = ScriptedNetwork({url: [Result(429, retry_after=900), Result(202)]}), Clock()
+    network, clock = ScriptedNetwork({url: [Result(429, retry_after=900), Result(202)]}), Clock(T0)
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}", inboxes=[url], now=T0)
     await worker(db, network, clock).drain()
     assert (await rows(db))[0]["next_attempt_at"] == T0 + 900
@@ -168,7 +155,7 @@ async def test_retry_after_header_sets_the_next_attempt(db):
 
 async def test_failing_host_is_paused_then_probed_with_one_delivery(db):
     url = "https://down.example/inbox"
-    network, clock = ScriptedNetwork({url: [Result(500)]}), Clock()
+    network, clock = ScriptedNetwork({url: [Result(500)]}), Clock(T0)
     w = worker(db, network, clock)
     for number in range(12):
         await enqueue(db, activity_id=f"act{number}", sender="preston", body=b"{}", inboxes=[url], now=T0)
@@ -202,7 +189,7 @@ async def test_a_probe_is_a_single_delivery(db):
 
 
 async def test_concurrency_is_capped_overall_and_per_host(db):
-    network, clock = ScriptedNetwork(delay=0.05), Clock()
+    network, clock = ScriptedNetwork(delay=0.05), Clock(T0)
     inboxes = [f"https://h{number % 3}.example/inbox{number}" for number in range(30)]
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}", inboxes=inboxes, now=T0)
     w = worker(db, network, clock, max_in_flight=4, per_host=1)
@@ -232,7 +219,7 @@ async def test_double_knocking_switches_scheme_and_remembers_it(db):
     network = ScriptedNetwork({url: [only_rfc9421]})
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}", inboxes=[url], now=T0)
     await enqueue(db, activity_id="act2", sender="preston", body=b"{}", inboxes=[url], now=T0)
-    await worker(db, network, Clock(), max_in_flight=1).drain()
+    await worker(db, network, Clock(T0), max_in_flight=1).drain()
     assert [scheme for *_, scheme in network.sent] == [
         SignatureScheme.CAVAGE, SignatureScheme.RFC9421, SignatureScheme.RFC9421]
     assert all(row["state"] == "sent" for row in await rows(db))
@@ -242,7 +229,7 @@ async def test_leases_left_by_a_dead_process_are_released_on_start(db):
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}", inboxes=["https://a.example/i"], now=T0)
     async with db.transaction() as connection:
         await connection.execute("UPDATE deliveries SET leased_until = ?", (T0 + 300,))
-    w = worker(db, ScriptedNetwork(), Clock())
+    w = worker(db, ScriptedNetwork(), Clock(T0))
     assert await w.drain() == 0  # still leased by the "dead" process
     await w.release_leases()
     assert await w.drain() == 1
@@ -269,7 +256,7 @@ async def test_summary_and_retry(db):
     network = ScriptedNetwork({"https://a.example/inbox": [Result(404, error="no such inbox")]})
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}",
                   inboxes=["https://a.example/inbox", "https://b.example/inbox"], now=T0)
-    await worker(db, network, Clock()).drain()
+    await worker(db, network, Clock(T0)).drain()
     by_host = {row.host: row for row in await delivery.summary(db)}
     assert (by_host["a.example"].failed, by_host["a.example"].last_status) == (1, 404)
     assert by_host["a.example"].last_error == "no such inbox"

@@ -18,7 +18,6 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from nodes import (bound_socket, create_node, eventually, follow, following_state, node_database, preston_hub,

@@ -5,26 +5,13 @@ import json
 import pytest
 
 from federation.inbox import InboxWorker, InvalidActivity, Rejected, check_origins, parse_activity, store
-from node.db import Database
+from nodes import Clock
 
 T0 = 1_700_000_000
 FOLLOW = {"id": "https://social.example/f/1", "type": "Follow", "actor": "https://social.example/users/ann",
           "object": "https://coop.example/actors/preston"}
 
 
-class Clock:
-    def __init__(self, now=T0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "db.sqlite3")
-    yield database
-    await database.close()
 
 
 def refused(body) -> tuple[int, str]:
@@ -85,7 +72,7 @@ async def test_worker_hands_activities_on_in_order(db):
 
     await store(db, FOLLOW, "preston", T0)
     await store(db, {**FOLLOW, "id": "https://social.example/f/2"}, None, T0)
-    assert await InboxWorker(db, handle, clock=Clock()).drain() == 2
+    assert await InboxWorker(db, handle, clock=Clock(T0)).drain() == 2
     assert seen == [(FOLLOW["id"], "preston"), ("https://social.example/f/2", None)]
     assert [row[0] for row in await db.fetch_all("SELECT state FROM inbox")] == ["done", "done"]
 
@@ -95,14 +82,14 @@ async def test_invalid_activity_fails_at_once_with_its_reason(db):
         raise InvalidActivity("not an actor on this node")
 
     await store(db, FOLLOW, None, T0)
-    await InboxWorker(db, handle, clock=Clock()).drain()
+    await InboxWorker(db, handle, clock=Clock(T0)).drain()
     row = await db.fetch_one("SELECT state, attempts, last_error FROM inbox")
     assert (row["state"], row["attempts"], row["last_error"]) == ("failed", 1, "not an actor on this node")
 
 
 async def test_errors_are_retried_then_given_up_after_six_hours(db):
     calls = []
-    clock = Clock()
+    clock = Clock(T0)
 
     async def handle(activity, recipient):
         calls.append(clock.now)
@@ -126,7 +113,7 @@ async def test_a_failing_activity_does_not_block_the_next(db):
 
     await store(db, FOLLOW, None, T0)
     await store(db, {**FOLLOW, "id": "https://social.example/f/2"}, None, T0)
-    await InboxWorker(db, handle, clock=Clock()).drain()
+    await InboxWorker(db, handle, clock=Clock(T0)).drain()
     states = dict(await db.fetch_all("SELECT activity_id, state FROM inbox"))
     assert states == {FOLLOW["id"]: "pending", "https://social.example/f/2": "done"}
 

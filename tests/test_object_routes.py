@@ -2,7 +2,6 @@
 
 import json
 
-from node.db import Database
 from node.publish import Publisher
 from node.urls import Urls
 from nodes import node_database
