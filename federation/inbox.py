@@ -113,7 +113,7 @@ async def _receive(request: web.Request, recipient: str | None, context: InboxCo
     except web.HTTPRequestEntityTooLarge:
         raise Rejected(413, "the body is larger than 1 MB") from None
     activity = parse_activity(body)
-    activity_id, actor = activity["id"], id_of(activity["actor"])
+    actor = id_of(activity["actor"])
     key_id = _key_id(request)
     if not (await context.is_allowed(host_of(actor)) and await context.is_allowed(host_of(key_id))):
         raise _Silenced()
@@ -175,35 +175,47 @@ def _key_id(request: web.Request) -> str:
 
 
 async def _verified_key_owner(request: web.Request, body: bytes | None, key_id: str, context: InboxContext):
-    """The actor whose key signed the request; fetched once more if the cached key fails (key rotation), but
-    not when our copy is fresh: otherwise every forged request would cost the node an outbound fetch."""
-    problem = None
-    for refresh in (False, True):
-        if refresh and owner.fetched_at >= context.clock() - KEY_REFETCH_AFTER_SECONDS:
-            break
-        try:
-            owner = await context.key_owners.owner(
-                key_id, refresh=refresh, now=context.clock(),
-                look_up=lambda: remote_actors.key_owner(context.db, context.client, key_id,
-                                                        signer=context.instance_signer, now=int(context.clock()),
-                                                        refresh=refresh))
-        except FetchError as error:
-            raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
-        try:
-            http_signatures.verify(
-                request.headers, method=request.method, url=f"{context.base_url.split('://')[0]}://"
-                f"{request.headers.get('Host', context.domain)}{request.raw_path}",
-                path_with_query=request.raw_path, body=body, public_pem=owner.public_key_pem,
-                now=datetime.fromtimestamp(context.clock(), timezone.utc))
-            return owner
-        except SignatureError as error:
-            problem = str(error)
+    """The actor whose key signed the request. If the cached key fails it is fetched once more (key rotation),
+    but not when our copy is fresh: otherwise every forged request would cost the node an outbound fetch."""
+    owner = await _key_owner(context, key_id, refresh=False)
+    problem = _signature_problem(request, body, owner, context)
+    if problem and owner.fetched_at < context.clock() - KEY_REFETCH_AFTER_SECONDS:
+        owner = await _key_owner(context, key_id, refresh=True)
+        problem = _signature_problem(request, body, owner, context)
+    if problem is None:
+        return owner
     received_host = request.headers.get("Host", "")
     if received_host.lower() != context.domain:
         log.warning("signature check failed and the request arrived for Host %r, not %r: a reverse proxy that "
                     "rewrites Host breaks every signature (pass the original Host through)",
                     received_host, context.domain)
     raise Rejected(401, f"signature verification failed: {problem}")
+
+
+async def _key_owner(context: InboxContext, key_id: str, *, refresh: bool):
+    try:
+        return await context.key_owners.owner(
+            key_id, refresh=refresh, now=context.clock(),
+            look_up=lambda: remote_actors.key_owner(context.db, context.client, key_id,
+                                                    signer=context.instance_signer, now=int(context.clock()),
+                                                    refresh=refresh))
+    except FetchError as error:
+        raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
+
+
+def _signature_problem(request: web.Request, body: bytes | None, owner, context: InboxContext) -> str | None:
+    """Why the request's signature does not verify with the owner's key, or None when it does. It is checked
+    against the request exactly as received: its Host header, path and query."""
+    scheme = context.base_url.split("://")[0]
+    try:
+        http_signatures.verify(
+            request.headers, method=request.method,
+            url=f"{scheme}://{request.headers.get('Host', context.domain)}{request.raw_path}",
+            path_with_query=request.raw_path, body=body, public_pem=owner.public_key_pem,
+            now=datetime.fromtimestamp(context.clock(), timezone.utc))
+    except SignatureError as error:
+        return str(error)
+    return None
 
 
 def check_origins(activity: dict, actor: str, our_base_url: str) -> None:
