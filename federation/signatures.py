@@ -26,6 +26,8 @@ SUPPORTED_ALGORITHMS = ("rsa-sha256", "hs2019")
 REQUEST_TARGET = "(request-target)"
 DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 
+_ONLY_SPACE_LEFT = re.compile(r"\s*\Z")
+_ESCAPED = re.compile(r"\\(.)")
 _PARAMETER = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^",\s]*)\s*(?:,|$)')
 _UNIX_TIME = re.compile(r"[0-9]{1,12}")
 
@@ -175,7 +177,7 @@ def _signature_parameters(value: object) -> dict[str, str]:
         raise SignatureError("Signature header is empty")
     params: dict[str, str] = {}
     position = 0
-    while value[position:].strip():
+    while not _ONLY_SPACE_LEFT.match(value, position):
         match = _PARAMETER.match(value, position)
         if match is None or match.end() == position:
             raise SignatureError(f"Signature header is malformed near character {position + 1}")
@@ -189,7 +191,8 @@ def _signature_parameters(value: object) -> dict[str, str]:
 
 def _unquote(raw: str) -> str:
     if raw.startswith('"'):
-        return re.sub(r"\\(.)", r"\1", raw[1:-1])
+        inner = raw[1:-1]
+        return _ESCAPED.sub(r"\1", inner) if "\\" in inner else inner
     return raw
 
 
