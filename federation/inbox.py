@@ -310,13 +310,12 @@ class InboxWorker:
     async def run(self) -> None:
         await self._db.write("UPDATE inbox SET leased_until = NULL WHERE state = 'pending'")
         while not self._stopping:
+            await self.drain()
             self._wake.clear()
-            if await self.drain():
-                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._seconds_until_due())
             except TimeoutError:
-                continue
+                continue  # a retry fell due
             await self._let_the_burst_settle()
 
     async def _let_the_burst_settle(self) -> None:
