@@ -1,12 +1,16 @@
-"""Test support: running the real `coopnode` command in a subprocess and waiting for it to answer."""
+"""Test support: running the real `coopnode` command, in a subprocess (waiting for it to answer) or in-process."""
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from node.cli import main
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -53,3 +57,19 @@ def stop(process: subprocess.Popen) -> str:
         process.kill()
         _, stderr = process.communicate()
     return stderr
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    """The CLI in-process, as its own process would run it: its own event loop, in a thread, so that async
+    tests may call it too. Returns (exit code, stdout, stderr)."""
+    with ThreadPoolExecutor(1) as pool:
+        code = pool.submit(main, [str(arg) for arg in argv]).result()
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def run_async(capsys, *argv) -> tuple[int, str, str]:
+    """The CLI from an async test that serves nodes meanwhile: the test's event loop keeps running."""
+    code = await asyncio.to_thread(main, [str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return code, out, err

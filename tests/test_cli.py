@@ -8,18 +8,13 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from processes import run
 
 from node.cli import main
 
 SAMPLE = str(resources.files("node") / "data" / "preston-coops.csv")
 SUBCOMMANDS = [["serve"], ["init"], ["actor"], ["actor", "add"], ["actor", "list"], ["actor", "remove"],
                ["profile"], ["profile", "show"], ["profile", "edit"], ["import"], ["import", "coops"]]
-
-
-def run(capsys, *argv):
-    code = main([str(arg) for arg in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

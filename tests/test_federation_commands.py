@@ -1,37 +1,31 @@
 """The federation commands: follow, unfollow, following, followers, posts, and the Update/Delete(actor) that
 `profile edit` and `actor remove` queue. The CLI only queues; a running node on the same data directory delivers."""
 
-import asyncio
 import json
 import socket
 import time
 
 import pytest
+from nodes import (
+    eventually,
+    follower_state,
+    following_state,
+    preston_hub,
+    preston_larder,
+    running_node,
+)
+from processes import run, run_async
 
 from federation import remote_actors
 from federation.client import FederationClient
 from node import follows
 from node.cli import main
 from node.db import Database
-from nodes import eventually, follower_state, following_state, preston_hub, preston_larder, running_node
 
 LARDER = "the_preston_larder"
 SUBCOMMANDS = [["follow"], ["unfollow"], ["following"], ["following", "list"], ["followers"],
                ["followers", "list"], ["followers", "approve"], ["followers", "reject"], ["post"], ["post", "add"],
                ["post", "update"], ["post", "delete"], ["post", "list"]]
-
-
-def run(capsys, *argv):
-    code = main([str(arg) for arg in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def run_async(capsys, *argv):
-    """The CLI from an async test: in a thread, as its own event loop (like the separate process it is)."""
-    code = await asyncio.to_thread(main, [str(arg) for arg in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

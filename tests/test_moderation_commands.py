@@ -1,9 +1,9 @@
 """The operator's commands: domain blocks and allows (with Mastodon's CSV in and out) and the delivery queue."""
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from processes import run
 
 from federation import delivery, policy
 from federation.client import PostResult
@@ -22,14 +22,6 @@ MASTODON_EXPORT = (
     "spam.example,suspend,false,false,again,false\n"
     "odd.example,rename,false,false,,false\n"
 )
-
-
-def run(capsys, *argv):
-    """The CLI as its own process would run it: its own event loop (in a thread, so async tests may call it)."""
-    with ThreadPoolExecutor(1) as pool:
-        code = pool.submit(main, [str(arg) for arg in argv]).result()
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

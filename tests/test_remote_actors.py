@@ -7,13 +7,12 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from test_client import dev_client, serve
 
 from federation import remote_actors
 from federation.client import FetchError
 from federation.keys import generate_key_pair
 from federation.remote_actors import InvalidActor, actor_from_document
-from node.db import Database
-from test_client import dev_client, serve
 
 AS2 = "application/activity+json"
 ORIGIN = "https://coop.example"
@@ -137,13 +136,6 @@ def test_invalid_actor_is_a_value_error_and_a_fetch_error(public_pem):
 
 
 # ---------------------------------------------------------------- a remote server and the cache
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "coopnode.sqlite3")
-    yield database
-    await database.close()
 
 
 @pytest.fixture
