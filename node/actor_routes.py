@@ -1,11 +1,12 @@
 """Actor documents and their collections, negotiated as AS2 JSON-LD, plain JSON-LD, Turtle or HTML."""
 
 import asyncio
+import time
 from datetime import datetime, timezone
 
 from aiohttp import web
 
-from node import actors, follows, objects, pages
+from node import actors, follows, objects, pages, proposals
 from node.actors import LocalActor
 from node.cache import Rendered
 from node.documents import actor_as2
@@ -152,9 +153,11 @@ async def collection_document(node: NodeState, username: str, name: str, page: i
     is_instance = username == actors.INSTANCE_USERNAME
     base = (node.urls.instance_actor if is_instance else node.urls.actor(username)) + "/" + name
     if name == "featured":
+        mine = proposals.Filters(username=username)
+        now = int(time.time())
         return collections.ordered_collection(
-            base, await objects.count_featured(node.db, username),
-            items=await objects.featured_iris(node.db, username, FEATURED_LIMIT),
+            base, await proposals.count_open(node.db, mine, now),
+            items=await proposals.open_documents(node.db, mine, now, limit=FEATURED_LIMIT),
         )
     total, fetch_page = _collection_source(node, username, name)
     total = await total()
@@ -184,9 +187,10 @@ def _collection_source(node: NodeState, username: str, name: str):
         "followers": (lambda: follows.count_followers(db, username), _withheld),
         "following": (lambda: follows.count_following(db, username),
                       lambda limit, offset: follows.following_page(db, username, limit, offset)),
-        "needs": (lambda: objects.count_owned(db, username, "need"),
-                  lambda limit, offset: objects.owned_page(db, username, "need", limit, offset)),
-        "offers": (lambda: objects.count_owned(db, username, "offer"),
-                   lambda limit, offset: objects.owned_page(db, username, "offer", limit, offset)),
     }
+    if name in ("needs", "offers"):
+        mine = proposals.Filters(username=username, kind=name[:-1])
+        return (lambda: proposals.count_open(db, mine, int(time.time())),
+                lambda limit, offset: proposals.open_documents(db, mine, int(time.time()), limit=limit,
+                                                               offset=offset))
     return sources[name]

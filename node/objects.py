@@ -24,46 +24,16 @@ async def activity_counts(db: Database, now: int | None = None) -> ActivityCount
     kinds = dict(await db.fetch_all(
         "SELECT kind, COUNT(*) FROM objects WHERE username IS NOT NULL AND deleted_at IS NULL GROUP BY kind"
     ))
+    open_proposals = dict(await db.fetch_all(
+        "SELECT kind, COUNT(*) FROM proposals WHERE username IS NOT NULL AND status = 'open' "
+        "AND (ends_at IS NULL OR ends_at > ?) GROUP BY kind", (now,)))
     active_since = "SELECT COUNT(DISTINCT username) FROM outbox WHERE created_at >= ?"
     return ActivityCounts(
         local_posts=sum(kinds.values()),
-        open_needs=kinds.get("need", 0),
-        open_offers=kinds.get("offer", 0),
+        open_needs=open_proposals.get("need", 0),
+        open_offers=open_proposals.get("offer", 0),
         active_month=await db.scalar(active_since, (now - MONTH_SECONDS,)),
         active_halfyear=await db.scalar(active_since, (now - HALF_YEAR_SECONDS,)),
-    )
-
-
-async def count_owned(db: Database, username: str, kind: str) -> int:
-    return await db.scalar(
-        "SELECT COUNT(*) FROM objects WHERE username = ? AND kind = ? AND deleted_at IS NULL", (username, kind)
-    )
-
-
-async def owned_page(db: Database, username: str, kind: str, limit: int, offset: int) -> list[dict]:
-    """An actor's open objects of one kind, newest first, as their stored documents."""
-    rows = await db.fetch_all(
-        "SELECT json FROM objects WHERE username = ? AND kind = ? AND deleted_at IS NULL "
-        "ORDER BY created_at DESC, iri LIMIT ? OFFSET ?",
-        (username, kind, limit, offset),
-    )
-    return [json.loads(row[0]) for row in rows]
-
-
-async def featured_iris(db: Database, username: str, limit: int) -> list[str]:
-    """The open needs and offers an actor pins to its profile, newest first."""
-    rows = await db.fetch_all(
-        "SELECT iri FROM objects WHERE username = ? AND kind IN ('need', 'offer') AND deleted_at IS NULL "
-        "ORDER BY created_at DESC, iri LIMIT ?",
-        (username, limit),
-    )
-    return [row[0] for row in rows]
-
-
-async def count_featured(db: Database, username: str) -> int:
-    return await db.scalar(
-        "SELECT COUNT(*) FROM objects WHERE username = ? AND kind IN ('need', 'offer') AND deleted_at IS NULL",
-        (username,),
     )
 
 

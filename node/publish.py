@@ -33,6 +33,10 @@ class Publisher:
     def _now(self) -> int:
         return int(self._clock())
 
+    def wake(self) -> None:
+        """Tell the delivery worker there is new work."""
+        self._wake()
+
     def new_activity_id(self) -> str:
         return f"{self.urls.base}/activities/{uuid.uuid4().hex}"
 
@@ -111,7 +115,7 @@ class Publisher:
         actor = await actors.require(self.db, username)
         actor_iri = self._actor_iri(username)
         activity = {"id": self.new_activity_id(), "type": "Update", "actor": actor_iri,
-                    "object": _without_context(actor_as2(actor, self.urls, self.config)),
+                    "object": without_context(actor_as2(actor, self.urls, self.config)),
                     "to": [AS2_PUBLIC], "cc": [f"{actor_iri}/followers"]}
         return await self.send(username, activity, await self.follower_inboxes(username))
 
@@ -160,7 +164,7 @@ class Publisher:
     async def _send_object(self, kind: str, username: str, document: dict) -> str:
         actor_iri = self._actor_iri(username)
         activity = {"id": self.new_activity_id(), "type": kind, "actor": actor_iri,
-                    "object": _without_context(document), "to": document["to"], "cc": document["cc"]}
+                    "object": without_context(document), "to": document["to"], "cc": document["cc"]}
         if kind == "Create":
             activity["published"] = document["published"]
         return await self.send(username, activity, await self.follower_inboxes(username), public=True,
@@ -174,6 +178,6 @@ def _check_text(text: str) -> None:
         raise InvalidPost(f"a post is at most {NOTE_MAX_LENGTH} characters, not {len(text)}")
 
 
-def _without_context(document: dict) -> dict:
+def without_context(document: dict) -> dict:
     """An object embedded in an activity shares the activity's @context."""
     return {key: value for key, value in document.items() if key != "@context"}

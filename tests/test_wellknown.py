@@ -7,6 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from node import actors
+from node.needs_offers import NeedsAndOffers
 from nodes import node_database
 
 ACTIVITY = "application/activity+json"
@@ -124,12 +125,9 @@ async def test_nodeinfo_discovery_and_document(preston_node, http):
 
 
 async def test_nodeinfo_counts_needs_and_offers(preston_node, http):
-    async with node_database(preston_node) as db:
-        async with db.transaction() as connection:
-            for number, kind in enumerate(("need", "need", "offer")):
-                await connection.execute(
-                    "INSERT INTO objects (iri, username, kind, json, created_at, updated_at) "
-                    "VALUES (?, 'preston', ?, '{}', 0, 0)", (f"{preston_node.base_url}/o/{number}", kind))
+    service = NeedsAndOffers(preston_node.publisher)
+    for kind in ("need", "need", "offer"):
+        await service.add("preston", kind, {"title": f"Catering {kind}", "cpv": "55520000", "ends": "2099-12-31"})
     await asyncio.sleep(0.6)  # past the cache's recheck interval
     async with http.get(f"{preston_node.base_url}/nodeinfo/2.1") as response:
         info = await response.json(content_type=None)

@@ -60,14 +60,11 @@ def _split(iri: str):
 
 
 def nesting_depth(value, limit: int) -> int:
-    """How deeply lists and objects nest, counting no further than `limit` + 1 (so hostile input stays cheap)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if depth > limit:
-                return depth
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+    """How deeply lists and objects nest, counting no further than `limit` + 1 (so hostile input stays cheap).
+    One level at a time, keeping only the containers: scalars, most of a document, are never queued."""
+    depth, level = 0, [value] if isinstance(value, (dict, list)) else []
+    while level and depth <= limit:
+        depth += 1
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (dict, list))]
+    return depth
