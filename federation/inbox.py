@@ -88,6 +88,13 @@ class InboxContext:
             self.group_commit = GroupCommit(self.db)
 
 
+ACCEPTED_BODY = json.dumps({"status": "accepted"}).encode()  # what web.json_response would send, made once
+
+
+def _accepted() -> web.Response:
+    return web.Response(body=ACCEPTED_BODY, status=202, content_type="application/json", charset="utf-8")
+
+
 def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
@@ -97,11 +104,11 @@ async def receive(request: web.Request, recipient: str | None, context: InboxCon
     try:
         await _receive(request, recipient, context)
     except _Silenced:
-        return web.json_response({"status": "accepted"}, status=202)
+        return _accepted()
     except Rejected as rejected:
         log.info("inbox refused a request from %s: %s (%s)", request.remote, rejected.reason, rejected.status)
         return _refuse(rejected.status, rejected.reason)
-    return web.json_response({"status": "accepted"}, status=202)
+    return _accepted()
 
 
 async def _receive(request: web.Request, recipient: str | None, context: InboxContext) -> None:
@@ -124,7 +131,7 @@ async def _receive(request: web.Request, recipient: str | None, context: InboxCo
     if owner.iri != actor:
         raise Rejected(401, f"the signing key belongs to {owner.iri}, not to the activity's actor {actor}")
     check_origins(activity, actor, context.base_url)
-    await context.group_commit.store(activity, recipient, int(context.clock()))
+    await context.group_commit.store(activity, recipient, int(context.clock()), text=_as_text(body))
     context.on_stored()
 
 
@@ -150,7 +157,7 @@ def parse_activity(body: bytes) -> dict:
         raise Rejected(400, "the body is not JSON") from None
     if not isinstance(activity, dict):
         raise Rejected(400, "the body is not a JSON object")
-    if nesting_depth(activity, MAX_DEPTH) > MAX_DEPTH:
+    if _may_nest_too_deep(body) and nesting_depth(activity, MAX_DEPTH) > MAX_DEPTH:
         raise Rejected(400, f"the activity nests deeper than {MAX_DEPTH} levels")
     for name in ("id", "type", "actor"):
         if name not in activity:
@@ -162,6 +169,24 @@ def parse_activity(body: bytes) -> dict:
     if not is_http_iri(id_of(activity["actor"])):
         raise Rejected(400, "the activity's actor is not an http(s) IRI")
     return activity
+
+
+def _may_nest_too_deep(body: bytes) -> bool:
+    """False when the body has too few brackets to nest deeper than MAX_DEPTH: each level is opened by a `{` or
+    `[`, and each of those is such a byte in UTF-8, -16 or -32 alike (brackets inside strings only add to the
+    count). Counting bytes is far cheaper than walking the parsed document, which is left for bodies that fail."""
+    return body.count(b"{") + body.count(b"[") > MAX_DEPTH
+
+
+def _as_text(body: bytes) -> str | None:
+    """The body as received, to be stored instead of re-serialising the parsed activity: the worker parses it
+    into the same document. None (serialise the activity) unless it is plain UTF-8, which json.loads reads as is."""
+    if json.detect_encoding(body) != "utf-8":
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _key_id(request: web.Request) -> str:
@@ -238,20 +263,25 @@ async def store(db, activity: dict, recipient: str | None, now: int) -> bool:
     return (await store_many(db, [(activity, recipient, now)]))[0]
 
 
-async def store_many(db, arrivals: list[tuple[dict, str | None, int]]) -> list[bool]:
-    """Store several activities in one statement (one commit); for each, whether it was new."""
-    rows = [(activity["id"], id_of(activity["actor"]), recipient, activity["type"],
-             json.dumps(activity, ensure_ascii=False), now, now) for activity, recipient, now in arrivals]
+async def store_many(db, arrivals: list[tuple]) -> list[bool]:
+    """Store several activities in one statement (one commit); for each, whether it was new. Each arrival is
+    (activity, recipient, now), optionally followed by the activity's JSON text as received."""
+    rows = [_row(*arrival) for arrival in arrivals]
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
     inserted = await db.write_returning(
         "INSERT OR IGNORE INTO inbox (activity_id, actor_iri, recipient, type, json, next_attempt_at, received_at) "
         f"VALUES {values} RETURNING id, activity_id", [value for row in rows for value in row])
     new_ids = {activity_id for _, activity_id in inserted}
     added = []
-    for activity, _, _ in arrivals:
+    for activity, *_ in arrivals:
         added.append(activity["id"] in new_ids)
         new_ids.discard(activity["id"])  # the same id twice in one batch: only the first is new
     return added
+
+
+def _row(activity: dict, recipient: str | None, now: int, text: str | None = None) -> tuple:
+    document = text if text is not None else json.dumps(activity, ensure_ascii=False)
+    return activity["id"], id_of(activity["actor"]), recipient, activity["type"], document, now, now
 
 
 class GroupCommit:
@@ -263,12 +293,13 @@ class GroupCommit:
 
     def __init__(self, db):
         self._db = db
-        self._waiting: list[tuple[dict, str | None, int, asyncio.Future]] = []
+        self._waiting: list[tuple[dict, str | None, int, str | None, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
 
-    async def store(self, activity: dict, recipient: str | None, now: int) -> bool:
+    async def store(self, activity: dict, recipient: str | None, now: int, text: str | None = None) -> bool:
+        """`text`: the activity's JSON as received, stored as it is (else the activity is serialised)."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((activity, recipient, now, future))
+        self._waiting.append((activity, recipient, now, text, future))
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._write_all())
         return await future
@@ -278,8 +309,7 @@ class GroupCommit:
             while self._waiting:
                 batch, self._waiting = self._waiting[:self.MAX_BATCH], self._waiting[self.MAX_BATCH:]
                 try:
-                    added = await store_many(self._db, [(activity, recipient, now)
-                                                        for activity, recipient, now, _ in batch])
+                    added = await store_many(self._db, [arrival[:-1] for arrival in batch])
                 except Exception as error:  # every request in the batch learns that its write failed
                     for *_, future in batch:
                         if not future.done():

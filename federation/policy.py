@@ -94,12 +94,14 @@ def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
-def _rule_keys(key: str) -> list[str]:
-    """The rule domains that cover key: itself and each parent domain (an IP address only itself)."""
+@functools.lru_cache(maxsize=4096)
+def _rule_keys(key: str) -> tuple[str, ...]:
+    """The rule domains that cover key: itself and each parent domain (an IP address only itself). Memoised:
+    the inbox asks about the same few hosts on every request, and telling an IP address apart costs a parse."""
     if _ip_address(key) is not None:
-        return [key]
+        return (key,)
     labels = key.split(".")
-    return [".".join(labels[index:]) for index in range(len(labels))]
+    return tuple(".".join(labels[index:]) for index in range(len(labels)))
 
 
 def _covered(key: str, rules: frozenset[str] | set[str]) -> bool:

