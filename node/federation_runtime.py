@@ -1,4 +1,5 @@
-"""The federation machinery of a running node: HTTP client, signers, domain policy, inbox and delivery workers."""
+"""The federation machinery of a running node: HTTP client, signers, domain policy, inbox and delivery workers,
+and the expiry of needs and offers."""
 
 import asyncio
 import contextlib
@@ -10,16 +11,18 @@ from federation import policy, remote_actors
 from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.inbox import InboxContext, InboxWorker
-from node import actors, follows
+from node import actors, follows, proposals
 from node.activities import InboundHandler
 from node.config import NodeConfig
 from node.db import Database
+from node.needs_offers import NeedsAndOffers, service_for
 from node.publish import Publisher
 from node.urls import Urls
 
 log = logging.getLogger(__name__)
 
 CHANGE_CHECK_SECONDS = 1.0
+EXPIRY_CHECK_SECONDS = 60.0  # also picks up end dates the CLI set from another process
 
 
 def user_agent(config: NodeConfig) -> str:
@@ -69,6 +72,7 @@ class Federation:
     inbox_context: InboxContext
     inbox_worker: InboxWorker
     delivery_worker: DeliveryWorker
+    needs_offers: NeedsAndOffers
     tasks: list = field(default_factory=list)
 
 
@@ -85,9 +89,12 @@ async def start(config: NodeConfig, db: Database, urls: Urls) -> Federation:
     inbox_context = InboxContext(db=db, client=client, domain=config.domain, base_url=urls.base,
                                  instance_signer=instance_signer, is_allowed=policy_view.is_allowed,
                                  on_stored=inbox_worker.wake)
-    federation = Federation(client, signers, publisher, policy_view, inbox_context, inbox_worker, delivery_worker)
+    needs_offers = service_for(publisher)
+    federation = Federation(client, signers, publisher, policy_view, inbox_context, inbox_worker, delivery_worker,
+                            needs_offers)
     federation.tasks = [asyncio.ensure_future(inbox_worker.run()), asyncio.ensure_future(delivery_worker.run()),
-                        asyncio.ensure_future(_watch_other_processes(db, federation))]
+                        asyncio.ensure_future(_watch_other_processes(db, federation)),
+                        asyncio.ensure_future(expire_when_due(needs_offers))]
     return federation
 
 
@@ -113,6 +120,20 @@ async def _watch_other_processes(db: Database, federation: Federation) -> None:
                 federation.policy.invalidate()
                 federation.delivery_worker.wake()
                 federation.inbox_worker.wake()
+
+
+async def expire_when_due(service: NeedsAndOffers, clock=time.time) -> None:
+    """Close our needs and offers when their end date passes (an Update to followers), sleeping until the next
+    end date, at most EXPIRY_CHECK_SECONDS."""
+    while True:
+        try:
+            await service.expire_due()
+            upcoming = await proposals.next_expiry(service.db)
+        except Exception:  # a failing pass must not end the task; the next one retries
+            log.exception("expiring needs and offers failed")
+            upcoming = None
+        wait = EXPIRY_CHECK_SECONDS if upcoming is None else min(EXPIRY_CHECK_SECONDS, upcoming - clock() + 1)
+        await asyncio.sleep(max(wait, 0.05))
 
 
 async def _inbox_gone(db: Database, inbox_url: str) -> None:

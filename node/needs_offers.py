@@ -190,6 +190,11 @@ class NeedsAndOffers:
                 await hook(item.username, item.iri, activity)
 
 
+def service_for(publisher: Publisher) -> NeedsAndOffers:
+    """The service as the server, the CLI and the client API use it, with every after-publish hook."""
+    return NeedsAndOffers(publisher)
+
+
 def with_actor_defaults(actor: LocalActor, fields: Mapping[str, object]) -> dict:
     """The area defaults to a circle of DEFAULT_RADIUS_KM around the actor's own location."""
     values = dict(fields)

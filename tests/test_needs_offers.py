@@ -1,5 +1,6 @@
 """Publishing needs and offers: Create/Update/Delete to followers, the index, defaults, expiry, no partial writes."""
 
+import asyncio
 import json
 from datetime import datetime, timezone
 
@@ -11,7 +12,8 @@ from node.db import Database
 from node.needs_offers import NeedsAndOffers, NotOurs
 from node.publish import Publisher
 from node.urls import Urls
-from nodes import preston_larder
+from node.federation_runtime import expire_when_due
+from nodes import eventually, preston_larder
 from test_publish import add_remote, queued, remote
 from vocab.context import AS2_PUBLIC
 from vocab.proposal import ProposalError
@@ -126,3 +128,18 @@ async def test_add_many_publishes_a_batch_in_one_go(setup):
     iris = await service.add_many(items)
     assert len(set(iris)) == 5 and len(await queued(db)) == 5
     assert await proposals.count_open(db, proposals.Filters(kind="offer"), T0) == 5
+
+
+async def test_the_running_node_expires_by_itself(setup):
+    db, service, clock, _ = setup
+    iri = await service.add("the_preston_larder", "need", {**CATERING, "ends": "2026-12-01"})
+    clock.now = T0 + 30 * 86400
+    task = asyncio.ensure_future(expire_when_due(service, clock=clock))
+    try:
+        await eventually(lambda: _status_is(db, iri, "expired"))
+    finally:
+        task.cancel()
+
+
+async def _status_is(db, iri, status):
+    return (await proposals.get(db, iri))["status"] == status
