@@ -1,14 +1,19 @@
-"""The demo node: a throw-away data directory with a Preston hub and the real Preston co-ops, served at once."""
+"""The demo node: a throw-away data directory with a Preston hub, the real Preston co-ops, the city's anchor
+institutions and illustrative needs and offers, served at once."""
 
 import asyncio
+import json
 import sys
 import tempfile
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 
 from node import actors, config as node_config, server
 from node.coops_import import import_coops
 from node.db import Database
+from node.needs_offers import service_for
+from node.publish import Publisher
 from node.urls import Urls
 from vocab.profile import Profile
 
@@ -32,7 +37,8 @@ PRESTON_HUB = Profile(
 
 
 async def build(data_dir: Path, domain: str, port: int) -> node_config.NodeConfig:
-    """Create the demo node's data directory: config, hub, and the Preston co-ops as its members."""
+    """Create the demo node's data directory: config, hub, the Preston co-ops and anchor institutions as its
+    members, and their needs and offers."""
     config = node_config.NodeConfig(
         data_dir=data_dir, domain=domain, scheme="http", dev=True, listen_port=port,
         node_name="Preston co-op commons (demo)",
@@ -43,15 +49,38 @@ async def build(data_dir: Path, domain: str, port: int) -> node_config.NodeConfi
     try:
         await actors.ensure_instance_actor(db, config.node_name)
         hub = await actors.create(db, PRESTON_HUB)
+        hub_iri = Urls(config.base_url).actor(hub.username)
         sample = resources.files("node") / "data" / "preston-coops.csv"
         with resources.as_file(sample) as sample_path:
             await import_coops(
-                db, sample_path, member_of=[Urls(config.base_url).actor(hub.username)],
+                db, sample_path, member_of=[hub_iri],
                 row_filter=lambda row: (row.get("Locality") or "").strip() == "Preston",
             )
+        await publish_examples(db, config, hub_iri)
     finally:
         await db.close()
     return config
+
+
+async def publish_examples(db: Database, config: node_config.NodeConfig, hub_iri: str) -> None:
+    """The anchor institutions (members of the hub) and the needs and offers of node/data/demo-proposals.json."""
+    examples = json.loads((resources.files("node") / "data" / "demo-proposals.json").read_text("utf-8"))
+    for record in examples["anchors"]:
+        await actors.create(db, Profile(**record, member_of=[hub_iri]))
+    coops = dict(await db.fetch_all(
+        "SELECT json_extract(profile_json, '$.identifiers.CUK'), username FROM actors WHERE deleted_at IS NULL "
+        "AND json_extract(profile_json, '$.identifiers.CUK') IS NOT NULL"))
+    service = service_for(Publisher(db, Urls(config.base_url), config))
+    today = date.today()
+    for example in examples["proposals"]:
+        author = example["actor"]
+        username = coops[author.removeprefix("coop:")] if author.startswith("coop:") else author
+        fields = {name: value for name, value in example["fields"].items() if not name.endswith("_in_days")}
+        for name in ("starts", "due"):
+            if f"{name}_in_days" in example["fields"]:
+                fields[name] = (today + timedelta(days=example["fields"][f"{name}_in_days"])).isoformat()
+        fields["ends"] = (today + timedelta(days=example["ends_in_days"])).isoformat()
+        await service.add(username, example["kind"], fields)
 
 
 def run(host: str | None = None, port: int | None = None) -> int:
@@ -61,6 +90,6 @@ def run(host: str | None = None, port: int | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="coopnode-demo-") as directory:
         print("coopnode: building a demo node (nothing is kept when it stops)…", file=sys.stderr, flush=True)
         config = asyncio.run(build(Path(directory), domain, port)).with_overrides(listen_host=host)
-        print(f"coopnode: open http://{domain}/ — the Preston hub is http://{domain}/@preston "
-              f"(Contains Co-operatives UK open data, licensed under ODC-By 1.0)", file=sys.stderr, flush=True)
+        print(f"coopnode: open http://{domain}/ — the Preston hub is http://{domain}/@preston, needs and offers "
+              f"are at http://{domain}/proposals (Contains Co-operatives UK open data, licensed under ODC-By 1.0)", file=sys.stderr, flush=True)
         return server.serve(config)

@@ -239,8 +239,6 @@ class _Builder:
             self.problem("ends", "an end date is required: the need or offer expires then")
         if starts and ends and ends <= starts:
             self.problem("ends", f"the window ends ({iso(ends)}) before it starts ({iso(starts)})")
-        if due and ends and due > ends:
-            self.problem("due", f"{iso(due)} is after the end of the window ({iso(ends)})")
         if due and starts and due < starts:
             self.problem("due", f"{iso(due)} is before the start of the window ({iso(starts)})")
         title = self.text("title", TITLE_MAX_LENGTH, required=True)
