@@ -1,17 +1,24 @@
-"""What an inbound activity means for this node: follows, posts kept per origin, deletions, blocks and moves."""
+"""What an inbound activity means for this node: follows, posts kept per origin, peers' needs and offers (read,
+validated, indexed and re-shared by our hubs), deletions, blocks and moves."""
 
+import json
 import logging
 import time
+from datetime import datetime, timezone
 from typing import Callable
 
 from federation import remote_actors
 from federation.client import FetchError, Signer
 from federation.inbox import InvalidActivity
-from node import actors, follows, objects
+from node import actors, follows, objects, proposals
 from node.db import Database
+from node.hubs import Hubs
 from node.publish import Publisher
 from node.urls import Urls
-from vocab.as2 import ACTOR_TYPES, id_of, origin_of, types_of
+from vocab import proposal_ingest
+from vocab.as2 import ACTOR_TYPES, id_of, ids_of, origin_of, types_of
+from vocab.cpv import CpvList
+from vocab.proposal import ProposalError
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +29,12 @@ class InboundHandler:
     """Called by the inbox worker with each verified activity (and the local recipient of a personal inbox)."""
 
     def __init__(self, db: Database, client, publisher: Publisher, urls: Urls, instance_signer: Signer,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, cpv: CpvList | None = None):
         self.db, self.client, self.publisher, self.urls = db, client, publisher, urls
         self.instance_signer = instance_signer
         self._clock = clock
+        self.cpv = cpv or CpvList.bundled()
+        self.hubs = Hubs(publisher, clock)
         self._handlers = {
             "Follow": self.follow, "Undo": self.undo, "Accept": self.accept, "Reject": self.reject,
             "Create": self.create_or_update, "Update": self.create_or_update, "Delete": self.delete,
@@ -40,7 +49,12 @@ class InboundHandler:
         if handler is None:
             log.info("ignoring %s activity %s", activity["type"], activity["id"])
             return
-        await handler(activity, id_of(activity["actor"]))
+        try:
+            await handler(activity, id_of(activity["actor"]))
+        except InvalidActivity as error:  # the worker marks it failed with this reason (inbox.last_error)
+            log.warning("refused %s %s from %s: %s", activity["type"], activity["id"], id_of(activity["actor"]),
+                        error)
+            raise
 
     async def _sender(self, actor_iri: str):
         """The sending actor: cached since its key was checked, fetched again only if the cache lost it."""
@@ -84,7 +98,11 @@ class InboundHandler:
             if username:
                 await follows.forget_blocked_by(self.db, username, actor_iri)
         elif "Announce" in inner_types or inner_types == []:
+            shared = await self._announced_object(id_of(inner), actor_iri)
             await self._withdraw_remote(id_of(inner), actor_iri)
+            if shared is not None:
+                await self._recheck_shared(shared, inner.get("object") if isinstance(inner, dict) else None,
+                                           actor_iri)
 
     async def _is_follow_id(self, iri: str | None, actor_iri: str) -> bool:
         """An Undo may name the Follow by id only: it is a follow if that id is one we recorded for the actor."""
@@ -123,6 +141,14 @@ class InboundHandler:
             await remote_actors.fetch(self.db, self.client, actor_iri, signer=self.instance_signer,
                                       now=self._now())
             return
+        if looks_like_proposal(document):
+            if ids_of(document.get("attributedTo")) not in ([], [actor_iri]):
+                raise InvalidActivity(f"attributedTo: {id_of(document)} is attributed to another actor than its "
+                                      "sender")
+            stored = await self._keep_proposal(document, actor_iri)
+            if stored and activity["type"] == "Create":
+                await self.hubs.reshare(actor_iri, id_of(document))
+            return
         if not KEPT_OBJECT_TYPES.intersection(kinds):
             log.info("not keeping a %s object from %s", kinds, actor_iri)
             return
@@ -131,6 +157,26 @@ class InboundHandler:
             raise InvalidActivity(f"{id_of(document)} is attributed to another origin than its sender's")
         kind = "proposal" if "Proposal" in kinds else kinds[0].lower()
         await objects.save_remote(self.db, iri=id_of(document), kind=kind, document=document, now=self._now())
+
+    async def _keep_proposal(self, document: dict, author_iri: str) -> bool:
+        """Read, validate and store a peer's need or offer with its index row, in one transaction; False when
+        our copy is newer or was withdrawn (nothing changes then). InvalidActivity names each bad field."""
+        iri = id_of(document)
+        now = self._now()
+        try:
+            proposal, normal = proposal_ingest.read(document, self.cpv, now=datetime.fromtimestamp(now, timezone.utc))
+        except ProposalError as error:
+            raise InvalidActivity(f"{iri} is not a valid need or offer: {error}") from None
+        normal = {**normal, "id": iri, "attributedTo": author_iri}
+        published = _seconds(normal.get("published")) or now
+        row = proposals.index_row(proposal, iri=iri, username=None, actor_iri=author_iri, cpv=self.cpv,
+                                  published=published, now=now)
+        async with self.db.transaction() as connection:
+            if not await objects.save_remote_in(connection, iri=iri, kind=proposal.kind, document=normal, now=now):
+                log.info("kept our newer (or withdrawn) copy of %s", iri)
+                return False
+            await proposals.save_in(connection, row)
+        return True
 
     async def _object_of(self, activity: dict, actor_iri: str) -> dict:
         """The activity's object as a document on the sender's origin (fetched when only its id was sent)."""
@@ -152,10 +198,20 @@ class InboundHandler:
         target = id_of(activity.get("object"))
         if target == actor_iri:  # the account itself is gone
             await follows.remove_follower(self.db, None, actor_iri)
+            for iri in await proposals.peer_proposals_of(self.db, actor_iri):
+                await self._forget_proposal(iri)
             await objects.tombstone_all_by(self.db, actor_iri, self._now())
             await remote_actors.mark_gone(self.db, actor_iri, self._now())
             return
         await self._withdraw_remote(target, actor_iri)
+        await self._forget_proposal(target)
+
+    async def _forget_proposal(self, iri: str) -> None:
+        """A peer's need or offer was withdrawn: out of the listings, and our hubs undo their re-shares."""
+        if await proposals.get(self.db, iri) is None:
+            return
+        await self.hubs.unshare(iri)
+        await proposals.forget(self.db, iri)
 
     async def _withdraw_remote(self, iri: str | None, actor_iri: str) -> None:
         if not iri or origin_of(iri) != origin_of(actor_iri):
@@ -170,6 +226,64 @@ class InboundHandler:
         record = {key: activity[key] for key in ("id", "type", "actor", "published", "to", "cc") if key in activity}
         record["object"] = shared
         await objects.save_remote(self.db, iri=activity["id"], kind="announce", document=record, now=self._now())
+        if await self._worth_fetching(activity, shared, actor_iri):
+            await self._keep_shared(shared)
+
+    async def _worth_fetching(self, activity: dict, shared: str, actor_iri: str) -> bool:
+        """Whether a shared object may be a need or offer we lack: not ours, not stored (or withdrawn) already,
+        shared by an actor one of ours follows, and not inline as something else (only a hint: never stored)."""
+        if origin_of(shared) == origin_of(self.urls.base) or await objects.get(self.db, shared) is not None:
+            return False
+        if not await follows.is_followed_here(self.db, actor_iri):
+            return False
+        hint = activity.get("object")
+        return not (isinstance(hint, dict) and types_of(hint) and not looks_like_proposal(hint))
+
+    async def _keep_shared(self, shared: str) -> None:
+        """Fetch a shared object from its origin; a need or offer is kept like a Create of its author's (not the
+        sharer's). A peer that is down gets the Announce retried; one that refuses fails it with the reason."""
+        try:
+            document = await self.client.fetch_json(shared, signer=self.instance_signer)
+        except FetchError as error:
+            if error.status is not None and 400 <= error.status < 500:
+                raise InvalidActivity(f"cannot fetch the shared {shared}: {error.reason}") from None
+            raise
+        if not looks_like_proposal(document):
+            return
+        author = id_of(document.get("attributedTo"))
+        if not author or len(ids_of(document.get("attributedTo"))) != 1 \
+                or origin_of(author) != origin_of(id_of(document) or ""):
+            raise InvalidActivity(f"attributedTo: the shared {shared} is not attributed to an actor of its origin")
+        await self._keep_proposal(document, author)
+
+    async def _announced_object(self, announce_iri: str | None, actor_iri: str) -> str | None:
+        """What a stored Announce of the actor's shared."""
+        row = await objects.get(self.db, announce_iri) if announce_iri else None
+        if row is None or row["kind"] != "announce" or row["deleted_at"] is not None:
+            return None
+        record = json.loads(row["json"])
+        return record.get("object") if id_of(record.get("actor")) == actor_iri else None
+
+    async def _recheck_shared(self, iri: str, said: object, actor_iri: str) -> None:
+        """A share was undone: a peer's need or offer that its origin no longer serves (withdrawn) is withdrawn
+        here too; one still served stays. The sharer's word that it is a Tombstone (`said`) is taken only from
+        the object's own origin, as a Delete would be."""
+        row = await proposals.get(self.db, iri)
+        if row is None or row["username"] is not None:
+            return
+        if id_of(said) == iri and "Tombstone" in types_of(said) and origin_of(iri) == origin_of(actor_iri):
+            document = said
+        else:
+            try:
+                document = await self.client.fetch_json(iri, signer=self.instance_signer)
+            except FetchError as error:
+                if error.status not in (404, 410):
+                    log.info("cannot recheck %s after its share was undone: %s", iri, error.reason)
+                    return
+                document = {"type": "Tombstone"}
+        if "Tombstone" in types_of(document):
+            await objects.withdraw_remote(self.db, iri, self._now())
+            await self._forget_proposal(iri)
 
     async def block(self, activity: dict, actor_iri: str) -> None:
         username = await self._local_username(id_of(activity.get("object")))
@@ -180,3 +294,22 @@ class InboundHandler:
         if id_of(activity.get("object")) != actor_iri or not target:
             raise InvalidActivity("a Move must move its own actor to a target")
         await follows.record_move(self.db, actor_iri, target, activity["id"], self._now())
+
+
+def looks_like_proposal(document: dict) -> bool:
+    """Whether an object is a need or offer in any of the forms peers send (read by its normalised types)."""
+    try:
+        return proposal_ingest.is_proposal(proposal_ingest.normalise(document))
+    except ProposalError:  # nested too deeply to read: let read() refuse it with the reason
+        return bool({"Proposal", "Intent"}.intersection(types_of(document)))
+
+
+def _seconds(value) -> int | None:
+    """Seconds since the epoch of an xsd:dateTime, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())

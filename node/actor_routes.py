@@ -157,7 +157,9 @@ async def collection_document(node: NodeState, username: str, name: str, page: i
         now = int(time.time())
         return collections.ordered_collection(
             base, await proposals.count_open(node.db, mine, now),
-            items=await proposals.open_documents(node.db, mine, now, limit=FEATURED_LIMIT),
+            # ids, not documents: Mastodon pins embedded items only when their type is exactly "Note"
+            items=[document["id"] for document in
+                   await proposals.open_documents(node.db, mine, now, limit=FEATURED_LIMIT)],
         )
     total, fetch_page = _collection_source(node, username, name)
     total = await total()

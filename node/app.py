@@ -2,7 +2,9 @@
 
 from aiohttp import web
 
-from node import actor_routes, actors, federation_runtime, inbox_routes, object_routes, pages, wellknown
+from node import (actor_routes, actors, federation_runtime, inbox_routes, object_routes, pages, proposal_pages,
+                  wellknown)
+from node import client_api
 from node.authorized_fetch import authorized_fetch_middleware
 from node.cache import RenderCache
 from node.config import NodeConfig
@@ -22,7 +24,9 @@ def create_app(config: NodeConfig) -> web.Application:
     actor_routes.add_routes(app)
     object_routes.add_routes(app)
     inbox_routes.add_routes(app)
+    client_api.add_routes(app)
     pages.add_routes(app)
+    proposal_pages.add_routes(app)
     app.router.add_get("/ns", vocabulary)
     app.router.add_get("/healthz", health)
     return app

@@ -3,12 +3,13 @@
 import argparse
 import json
 import sys
+import time
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from node import actors, config as node_config
+from node import actors, config as node_config, hubs
 from node.coops_import import CoopFileError, import_coops
 from node.db import Database, DatabaseError
 from node.profile_options import apply_profile_options
@@ -200,6 +201,7 @@ async def import_coops_command(args: argparse.Namespace) -> int:
 
     async with opened_node(args) as (config, db, urls):
         member_of = [actor_resolver(urls, await _usernames(db))(hub) for hub in args.member_of]
+        local_hubs = [await _local_hub(db, urls, iri) for iri in member_of if urls.username_from_actor_iri(iri)]
         bar = tqdm(total=0, unit="co-op", desc="Importing", file=sys.stderr, disable=None)
         try:
             report = await import_coops(
@@ -208,6 +210,9 @@ async def import_coops_command(args: argparse.Namespace) -> int:
             )
         finally:
             bar.close()
+        for hub in local_hubs:  # the hub re-shares its members' needs and offers
+            added = await hubs.add_members(db, hub, [urls.actor(name) for name in report.usernames], int(time.time()))
+            print(f"{hub}: {added} new member(s)", file=sys.stderr)
     for row_number, reason in report.problems:
         print(f"row {row_number}: {reason}", file=sys.stderr)
     print(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
@@ -215,3 +220,11 @@ async def import_coops_command(args: argparse.Namespace) -> int:
                                                  if report.skipped else ""))
     print("Contains Co-operatives UK open data, licensed under ODC-By 1.0", file=sys.stderr)
     return 0 if not report.problems else 1
+
+
+async def _local_hub(db: Database, urls: Urls, iri: str) -> str:
+    """The username of the local hub an IRI names; UsageError when that actor is not a hub (a Group)."""
+    try:
+        return (await hubs.require_hub(db, urls.username_from_actor_iri(iri))).username
+    except hubs.NotAHub as error:
+        raise UsageError(f"--member-of: {error}") from None

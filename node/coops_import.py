@@ -37,6 +37,7 @@ class ImportReport:
     unchanged: int = 0
     skipped: int = 0  # filtered out by --postcode-prefix
     problems: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
+    usernames: list[str] = field(default_factory=list)  # every co-op of the file now hosted (new or not)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ async def _store_batch(db: Database, coops: list[CoopRow], report: ImportReport)
                 profile = replace(coop.profile, username=await _free_username(db, coop))
                 await actors.create(db, profile, key_pair=next(key_pairs), external_id=coop.external_id)
                 report.created += 1
+                report.usernames.append(profile.username)
                 continue
             current = await actors.get(db, username)
             if current.is_deleted:
@@ -229,6 +231,7 @@ async def _store_batch(db: Database, coops: list[CoopRow], report: ImportReport)
             else:
                 await actors.update_profile(db, merged)
                 report.updated += 1
+            report.usernames.append(username)
         except (ProfileError, actors.ActorNotFound) as error:
             report.problems.append((coop.row_number, str(error)))
 

@@ -5,11 +5,12 @@ import asyncio
 import json
 import sys
 import tempfile
+import time
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 
-from node import actors, config as node_config, server
+from node import actors, config as node_config, hubs, server
 from node.coops_import import import_coops
 from node.db import Database
 from node.needs_offers import service_for
@@ -49,28 +50,34 @@ async def build(data_dir: Path, domain: str, port: int) -> node_config.NodeConfi
     try:
         await actors.ensure_instance_actor(db, config.node_name)
         hub = await actors.create(db, PRESTON_HUB)
-        hub_iri = Urls(config.base_url).actor(hub.username)
+        urls = Urls(config.base_url)
+        hub_iri = urls.actor(hub.username)
         sample = resources.files("node") / "data" / "preston-coops.csv"
         with resources.as_file(sample) as sample_path:
-            await import_coops(
+            report = await import_coops(
                 db, sample_path, member_of=[hub_iri],
                 row_filter=lambda row: (row.get("Locality") or "").strip() == "Preston",
             )
-        await publish_examples(db, config, hub_iri)
+        await hubs.add_members(db, hub.username, [urls.actor(name) for name in report.usernames], int(time.time()))
+        await publish_examples(db, config, hub.username)
     finally:
         await db.close()
     return config
 
 
-async def publish_examples(db: Database, config: node_config.NodeConfig, hub_iri: str) -> None:
-    """The anchor institutions (members of the hub) and the needs and offers of node/data/demo-proposals.json."""
+async def publish_examples(db: Database, config: node_config.NodeConfig, hub: str) -> None:
+    """The anchor institutions (members of the hub) and the needs and offers of node/data/demo-proposals.json;
+    the hub re-shares them all."""
+    urls = Urls(config.base_url)
     examples = json.loads((resources.files("node") / "data" / "demo-proposals.json").read_text("utf-8"))
     for record in examples["anchors"]:
-        await actors.create(db, Profile(**record, member_of=[hub_iri]))
+        await actors.create(db, Profile(**record, member_of=[urls.actor(hub)]))
+    await hubs.add_members(db, hub, [urls.actor(record["username"]) for record in examples["anchors"]],
+                           int(time.time()))
     coops = dict(await db.fetch_all(
         "SELECT json_extract(profile_json, '$.identifiers.CUK'), username FROM actors WHERE deleted_at IS NULL "
         "AND json_extract(profile_json, '$.identifiers.CUK') IS NOT NULL"))
-    service = service_for(Publisher(db, Urls(config.base_url), config))
+    service = service_for(Publisher(db, urls, config))
     today = date.today()
     for example in examples["proposals"]:
         author = example["actor"]

@@ -83,13 +83,13 @@ async def start(config: NodeConfig, db: Database, urls: Urls) -> Federation:
     instance_signer = await signers(actors.INSTANCE_USERNAME)
     delivery_worker = DeliveryWorker(db, client, signer_for=signers, on_gone=lambda inbox: _inbox_gone(db, inbox))
     publisher = Publisher(db, urls, config, wake=delivery_worker.wake)
-    handler = InboundHandler(db, client, publisher, urls, instance_signer)
+    needs_offers = service_for(publisher)
+    handler = InboundHandler(db, client, publisher, urls, instance_signer, cpv=needs_offers.cpv)
     inbox_worker = InboxWorker(db, handler)
     policy_view = PolicyView(db, config.federation_mode)
     inbox_context = InboxContext(db=db, client=client, domain=config.domain, base_url=urls.base,
                                  instance_signer=instance_signer, is_allowed=policy_view.is_allowed,
                                  on_stored=inbox_worker.wake)
-    needs_offers = service_for(publisher)
     federation = Federation(client, signers, publisher, policy_view, inbox_context, inbox_worker, delivery_worker,
                             needs_offers)
     federation.tasks = [asyncio.ensure_future(inbox_worker.run()), asyncio.ensure_future(delivery_worker.run()),

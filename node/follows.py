@@ -98,6 +98,13 @@ async def following_entry(db: Database, username: str, actor_iri: str):
         (username, actor_iri))
 
 
+async def is_followed_here(db: Database, actor_iri: str) -> bool:
+    """Whether any local actor follows (or asked to follow) the actor."""
+    row = await db.fetch_one(
+        "SELECT 1 FROM following WHERE actor_iri = ? AND state IN ('requested', 'accepted')", (actor_iri,))
+    return row is not None
+
+
 async def following_by_follow_id(db: Database, follow_id: str):
     return await db.fetch_one("SELECT username, actor_iri, state FROM following WHERE follow_id = ?", (follow_id,))
 

@@ -10,6 +10,7 @@ from typing import Awaitable, Callable, Iterable, Mapping
 from federation import delivery, policy
 from node import actors, objects, proposals
 from node.actors import LocalActor
+from node.hubs import Hubs
 from node.publish import Publisher, without_context
 from vocab.as2 import host_of
 from vocab.context import AS2_PUBLIC, document_context
@@ -42,7 +43,7 @@ AfterPublish = Callable[[str, str, dict], Awaitable[None]]
 
 class NeedsAndOffers:
     """What the CLI, the CSV import and the client API call; `after_publish(username, iri, activity)` hooks
-    (the city hubs' re-shares) run after each Create or Update has been stored."""
+    (the city hubs' re-shares) run after each Create, Update or Delete has been stored."""
 
     def __init__(self, publisher: Publisher, *, cpv: CpvList | None = None,
                  clock: Callable[[], float] = time.time, after_publish: Iterable[AfterPublish] = ()):
@@ -120,9 +121,12 @@ class NeedsAndOffers:
         async def forget(connection):
             await proposals.forget_in(connection, iri)
 
-        return await self.publisher.send(actor.username, activity,
-                                         await self.publisher.follower_inboxes(actor.username),
-                                         public=True, object_iri=iri, tombstone=iri, also=forget)
+        activity_id = await self.publisher.send(actor.username, activity,
+                                                await self.publisher.follower_inboxes(actor.username),
+                                                public=True, object_iri=iri, tombstone=iri, also=forget)
+        for hook in self.after_publish:  # the hubs undo their re-shares
+            await hook(actor.username, iri, activity)
+        return activity_id
 
     async def expire_due(self) -> int:
         """Close every open proposal of ours whose end date has passed (Update with status expired)."""
@@ -192,7 +196,7 @@ class NeedsAndOffers:
 
 def service_for(publisher: Publisher) -> NeedsAndOffers:
     """The service as the server, the CLI and the client API use it, with every after-publish hook."""
-    return NeedsAndOffers(publisher)
+    return NeedsAndOffers(publisher, after_publish=[Hubs(publisher).after_publish])
 
 
 def with_actor_defaults(actor: LocalActor, fields: Mapping[str, object]) -> dict:

@@ -4,13 +4,14 @@ import json
 
 from aiohttp import web
 
-from node import objects, pages
+from node import objects, pages, proposal_pages
 from node.actor_routes import negotiate, turtle
 from node.cache import Rendered
 from node.documents import timestamp
 from node.responses import CORS, rendered_json, to_response
 from node.state import NodeState, state_of
 from vocab.context import document_context
+from vocab.proposal_ingest import is_proposal
 
 
 def add_routes(app: web.Application) -> None:
@@ -40,6 +41,8 @@ async def _render_object(node: NodeState, iri: str, representation) -> Rendered:
         return rendered_json(tombstone, "application/activity+json", 410, CORS)
     document = json.loads(row["json"])
     if representation.name == "html":
+        if is_proposal(document):
+            return await proposal_pages.proposal_page(node, document)
         return await pages.object_page(node, document)
     if representation.name == "turtle":
         return await turtle(document)

@@ -82,6 +82,13 @@ async def save_remote(db: Database, *, iri: str, kind: str, document: dict, now:
     await db.write(SAVE_REMOTE_OBJECT, (iri, kind, json.dumps(document, ensure_ascii=False), now, now))
 
 
+async def save_remote_in(connection, *, iri: str, kind: str, document: dict, now: int) -> bool:
+    """Keep a peer's object inside a transaction; False when our copy is newer or was withdrawn (then unchanged)."""
+    cursor = await connection.execute(SAVE_REMOTE_OBJECT,
+                                      (iri, kind, json.dumps(document, ensure_ascii=False), now, now))
+    return cursor.rowcount == 1
+
+
 async def withdraw_remote(db: Database, iri: str, now: int) -> None:
     """A peer withdrew an object: mark our copy, or, if it has not arrived yet, remember the withdrawal so that a
     late Create cannot bring it back."""

@@ -1,19 +1,21 @@
 """Human-readable pages: the node's home, each actor's profile (with its JSON-LD embedded), error pages."""
 
 import json
+import time
 from datetime import datetime, timezone
 
 import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from node import actors
+from node import actors, proposals
 from node.actors import LocalActor
 from node.cache import Rendered
 from node.negotiation import HTML
 from node.responses import to_response
 from node.state import NodeState, state_of
 from vocab.profile import IDENTIFIER_SCHEMES, ActorUrls, actor_document, profile_fields, summary_html
+from vocab.proposal_document import day_words
 
 CUK_ATTRIBUTION = "Contains Co-operatives UK open data, licensed under ODC-By 1.0"
 
@@ -37,7 +39,8 @@ def embedded_json_ld(document: dict) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def _render(node: NodeState, template: str, status: int = 200, **context) -> Rendered:
+def render_page(node: NodeState, template: str, status: int = 200, **context) -> Rendered:
+    """A template rendered with what every page shows (the node's name and domain)."""
     page = node.templates.get_template(template).render(
         node_name=node.config.node_name or node.config.domain, domain=node.config.domain, **context
     )
@@ -51,8 +54,11 @@ async def home(request: web.Request) -> web.Response:
         hosted = await actors.directory(node.db)
         hubs = [entry for entry in hosted if entry.actor_type == "Group"]
         organisations = [entry for entry in hosted if entry.actor_type != "Group"]
-        return _render(
+        now = int(time.time())
+        return render_page(
             node, "home.html", hubs=hubs, organisations=organisations,
+            open_needs=await proposals.count_open(node.db, proposals.Filters(kind="need"), now),
+            open_offers=await proposals.count_open(node.db, proposals.Filters(kind="offer"), now),
             description=node.config.node_description, urls=node.urls,
             attribution=CUK_ATTRIBUTION if any(entry.has_cuk_identifier for entry in hosted) else "",
         )
@@ -66,15 +72,26 @@ async def actor_page(node: NodeState, actor: LocalActor, urls: ActorUrls) -> Ren
     document = actor_document(profile, urls, actor.public_key_pem, published, rich=True)
     memberships = [await _actor_link(node, iri) for iri in profile.member_of]
     members = await members_of(node, urls.id) if profile.actor_type == "Group" else []
-    return _render(
+    return render_page(
         node, "actor.html",
         profile=profile, urls=urls, handle=f"@{profile.username}@{node.config.domain}",
         summary=Markup(summary_html(profile.summary)),
         fields=[(field["name"], Markup(field["value"])) for field in profile_fields(profile)],
         identifiers=[(IDENTIFIER_SCHEMES[scheme], value) for scheme, value in profile.identifiers.items()],
         memberships=memberships, members=members, json_ld=embedded_json_ld(document),
+        needs=await open_proposals_of(node, actor.username, "need"),
+        offers=await open_proposals_of(node, actor.username, "offer"),
         attribution=CUK_ATTRIBUTION if "CUK" in profile.identifiers else "",
     )
+
+
+async def open_proposals_of(node: NodeState, username: str, kind: str) -> list[tuple[str, str, str]]:
+    """(title, IRI, end day) of an actor's open needs (or offers), newest first."""
+    now = int(time.time())
+    return [(row["title"], row["iri"], day_words(datetime.fromtimestamp(row["ends_at"], timezone.utc))
+             if row["ends_at"] is not None else "")
+            for row in await proposals.own_list(node.db, username, kind)
+            if row["status"] == "open" and (row["ends_at"] is None or row["ends_at"] > now)]
 
 
 async def _actor_link(node: NodeState, iri: str) -> tuple[str, str]:
@@ -97,7 +114,7 @@ async def members_of(node: NodeState, hub_iri: str) -> list[tuple[str, str]]:
 
 
 async def error_page(node: NodeState, status: int, title: str, message: str) -> Rendered:
-    rendered = _render(node, "error.html", status, title=title, message=message)
+    rendered = render_page(node, "error.html", status, title=title, message=message)
     return Rendered(rendered.body, rendered.content_type, status, {"Cache-Control": "public, max-age=60"})
 
 
@@ -105,6 +122,6 @@ async def object_page(node: NodeState, document: dict) -> Rendered:
     """One of our own posts. Its content is HTML we generated from escaped text, so it is shown as is."""
     username = node.urls.username_from_actor_iri(document.get("attributedTo", "")) or ""
     author = await actors.get(node.db, username)
-    return _render(node, "object.html", document=document, content=Markup(document.get("content", "")),
-                   author=author.profile if author else None,
-                   author_page=node.urls.profile_page(username), json_ld=embedded_json_ld(document))
+    return render_page(node, "object.html", document=document, content=Markup(document.get("content", "")),
+                       author=author.profile if author else None,
+                       author_page=node.urls.profile_page(username), json_ld=embedded_json_ld(document))

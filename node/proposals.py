@@ -97,9 +97,10 @@ async def open_documents(db: Database, filters: Filters, now: int, *, limit: int
     """Open (unexpired, not withdrawn) proposals matching the filters, newest first, as stored documents without
     their @context (they are embedded in a collection or a page)."""
     where, parameters = _where(filters, now)
-    rows = await db.fetch_all(
-        f"SELECT o.json FROM proposals p JOIN objects o ON o.iri = p.iri WHERE {where} "
-        "ORDER BY p.published_at DESC, p.iri LIMIT ? OFFSET ?", (*parameters, limit, offset))
+    rows = await db.fetch_all(  # the page is chosen before the documents are read, so sorting moves no JSON
+        f"SELECT o.json FROM (SELECT p.iri, p.published_at FROM proposals p JOIN objects o ON o.iri = p.iri "
+        f"WHERE {where} ORDER BY p.published_at DESC, p.iri LIMIT ? OFFSET ?) page "
+        "JOIN objects o ON o.iri = page.iri ORDER BY page.published_at DESC, page.iri", (*parameters, limit, offset))
     documents = [json.loads(row[0]) for row in rows]
     for document in documents:
         document.pop("@context", None)
@@ -110,6 +111,21 @@ async def count_open(db: Database, filters: Filters, now: int) -> int:
     where, parameters = _where(filters, now)
     return await db.scalar(f"SELECT COUNT(*) FROM proposals p JOIN objects o ON o.iri = p.iri WHERE {where}",
                            parameters)
+
+
+async def open_counts(db: Database, filters: Filters, now: int) -> list[tuple[str, str, int]]:
+    """(kind, divisions, count) of the open proposals matching the filters: a listing's facets in one query."""
+    where, parameters = _where(filters, now)
+    return await db.fetch_all(
+        f"SELECT p.kind, p.divisions, COUNT(*) FROM proposals p JOIN objects o ON o.iri = p.iri WHERE {where} "
+        "GROUP BY p.kind, p.divisions", parameters)
+
+
+async def peer_proposals_of(db: Database, actor_iri: str) -> list[str]:
+    """The IRIs of a peer actor's proposals we keep."""
+    rows = await db.fetch_all(
+        "SELECT iri FROM proposals WHERE actor_iri = ? AND username IS NULL ORDER BY iri", (actor_iri,))
+    return [row[0] for row in rows]
 
 
 async def own_due_to_expire(db: Database, now: int, limit: int) -> list[str]:

@@ -8,6 +8,7 @@ from rdflib import Namespace, URIRef
 from rdflib.namespace import RDF
 
 from node import actors
+from node.needs_offers import NeedsAndOffers
 from nodes import node_database
 from vocab.context import AS2_CONTEXT_URL, AS2_NAMESPACE
 from vocab.graph import to_graph, turtle_to_graph
@@ -156,6 +157,14 @@ async def test_featured_lists_item_ids_inline(preston_node, http):
     featured = json.loads(body)
     assert status == 200 and featured["type"] == "OrderedCollection"
     assert featured["orderedItems"] == [] and featured["totalItems"] == 0
+    service = NeedsAndOffers(preston_node.publisher)
+    need = await service.add("preston", "need", {"title": "Catering", "cpv": "55520000", "ends": "2099-12-31"})
+    withdrawn = await service.add("preston", "offer", {"title": "Printing", "cpv": "79810000", "ends": "2099-12-31"})
+    await service.withdraw(withdrawn)
+    preston_node.state.cache.clear()
+    _, _, body = await fetch(http, f"{preston_node.base_url}/actors/preston/featured")
+    featured = json.loads(body)
+    assert featured["orderedItems"] == [need] and featured["totalItems"] == 1  # ids: Mastodon fetches and pins
 
 
 async def test_following_pages_list_accepted_follows_and_followers_stay_private(preston_node, http):

@@ -122,6 +122,6 @@ def test_scoped_vocab_terms_expand_values_to_iris():
     [node] = jsonld.expand(document, jsonld_options())
     assert node["https://w3id.org/valueflows/ont/vf#action"] == [{"@id": "https://w3id.org/valueflows/ont/vf#transfer"}]
     [quantity] = node["https://w3id.org/valueflows/ont/vf#resourceQuantity"]
-    assert quantity["https://w3id.org/valueflows/ont/vf#hasUnit"] == [
+    assert quantity["http://www.ontology-of-units-of-measure.org/resource/om-2/hasUnit"] == [
         {"@id": "http://www.ontology-of-units-of-measure.org/resource/om-2/kilogram"}
     ]

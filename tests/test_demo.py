@@ -63,3 +63,16 @@ def test_serve_without_data_directory_runs_the_demo(tmp_path):
         stderr = stop(process)
     assert "ODC-By 1.0" in stderr
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
+
+
+async def test_the_demo_hub_reshares_every_members_proposal(tmp_path):
+    config = await build(tmp_path / "demo", "127.0.0.1:8080", 8080)
+    db = await Database.open(config.database_path)
+    try:
+        members = await db.scalar("SELECT COUNT(*) FROM hub_members WHERE hub = 'preston'")
+        shared = await db.scalar("SELECT COUNT(*) FROM hub_announces WHERE hub = 'preston'")
+        open_proposals = await db.scalar("SELECT COUNT(*) FROM proposals WHERE status = 'open'")
+    finally:
+        await db.close()
+    assert members >= 20 + 3  # the co-ops and the three anchor institutions
+    assert shared == open_proposals > 0

@@ -164,3 +164,37 @@ def test_any_valid_proposal_survives_the_wire(quantity, radius, title, kind):
                      CPV, now=NOW)
     wire = proposal_as2(proposal, PUBLICATION, CPV, lambda tag: f"https://a.example/tags/{tag}")
     assert read(wire, CPV, now=NOW)[0] == proposal
+
+
+def test_fep_0837_proposals_without_cpv_and_wikidata_page_urls_are_read():
+    _proposal, wire = document()
+    intent = wire["publishes"]
+    del intent["resourceClassifiedAs"]
+    intent["resourceConformsTo"] = "https://www.wikidata.org/wiki/Q10998"  # potato, as FEP-0837 names resources
+    wire["reciprocal"]["resourceConformsTo"] = "https://www.wikidata.org/wiki/Q25224"
+    parsed, _normal = read(wire, CPV, now=NOW)
+    assert parsed.classifications == ("https://www.wikidata.org/wiki/Q10998",)
+    assert parsed.reciprocal.currency == "GBP"
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                        max_size=3), max_leaves=8)
+TERMS = ["type", "purpose", "name", "content", "note", "hasEnd", "hasBeginning", "status", "unitBased", "tag",
+         "eligibleLocation", "location", "reciprocal", "publishes"]
+INTENT_TERMS = ["action", "resourceClassifiedAs", "resourceConformsTo", "resourceQuantity", "availableQuantity",
+                "due", "recurrence", "provider", "receiver", "finished"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(top=st.dictionaries(st.sampled_from(TERMS), JSON_VALUES, max_size=4),
+       inner=st.dictionaries(st.sampled_from(INTENT_TERMS), JSON_VALUES, max_size=4))
+def test_any_hostile_document_is_refused_with_reasons_never_a_crash(top, inner):
+    _proposal, wire = document()
+    hostile = {**wire, **top}
+    if isinstance(hostile.get("publishes"), dict):
+        hostile["publishes"] = {**hostile["publishes"], **inner}
+    try:
+        read(hostile, CPV, now=NOW)
+    except ProposalError as error:
+        assert error.problems and all(problem.field and problem.reason for problem in error.problems)

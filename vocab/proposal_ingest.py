@@ -19,7 +19,7 @@ TERM_NAMESPACES = (
 RENAMED_TERMS = {"atLocation": "location", "numericValue": "hasNumericalValue"}
 VOCAB_VALUED = {"purpose", "action", "hasUnit", "type", "@type"}
 HEADING_PATTERN = re.compile(r"^(NEED|OFFER)(\s*\([^)]*\))?:\s*", re.IGNORECASE)
-CURRENCY_BY_IRI = {iri: code for code, (iri, _symbol) in CURRENCIES.items()}
+CURRENCY_BY_Q = {iri.rsplit("/", 1)[-1]: code for code, (iri, _symbol) in CURRENCIES.items()}
 KM_PER_UNIT = {"km": 1.0, "m": 0.001, "miles": 1.609344, "feet": 0.0003048}
 NESTING_LIMIT = 8
 
@@ -61,7 +61,9 @@ def normalise(value: Any, depth: int = 0) -> Any:
 
 def types_of(document: dict) -> list[str]:
     kinds = document.get("type", [])
-    return [kinds] if isinstance(kinds, str) else [kind for kind in kinds if isinstance(kind, str)]
+    if isinstance(kinds, str):
+        return [kinds]
+    return [kind for kind in kinds if isinstance(kind, str)] if isinstance(kinds, list) else []
 
 
 def is_proposal(document: dict) -> bool:
@@ -81,7 +83,7 @@ def read(document: dict, cpv: CpvList, *, now: datetime | None = None) -> tuple[
     fields = {
         "title": _title(normal),
         "description": normal.get("note") if isinstance(normal.get("note"), str) else None,
-        "cpv": [item for item in _list(intent.get("resourceClassifiedAs")) if isinstance(item, str)],
+        "cpv": _classifications(intent),
         "action": intent.get("action"),
         "starts": normal.get("hasBeginning") or intent.get("hasBeginning"),
         "ends": normal.get("hasEnd") or intent.get("hasEnd"),
@@ -107,9 +109,20 @@ def read(document: dict, cpv: CpvList, *, now: datetime | None = None) -> tuple[
     return proposal, normal
 
 
+def _classifications(intent: dict) -> list[str]:
+    """CPV codes or other classification IRIs; FEP-0837 names the resource by `resourceConformsTo` instead."""
+    classified = [item for item in _list(intent.get("resourceClassifiedAs")) if isinstance(item, str)]
+    conforms = intent.get("resourceConformsTo")
+    if not classified and isinstance(conforms, str) and _currency(conforms) is None:
+        classified = [conforms]
+    return classified
+
+
 def _kind(document: dict, intent: dict) -> str:
     purpose = document.get("purpose")
-    if purpose in PURPOSE_KIND:
+    if isinstance(purpose, list) and len(purpose) == 1:
+        purpose = purpose[0]
+    if isinstance(purpose, str) and purpose in PURPOSE_KIND:
         return PURPOSE_KIND[purpose]
     if purpose is not None:
         raise ProposalError([FieldProblem("purpose", f"{purpose!r} is neither request nor offer")])
@@ -149,7 +162,8 @@ def _area(value) -> dict:
         return {}
     radius = area.get("radius")
     units = area.get("units", "km")
-    if isinstance(radius, (int, float)) and not isinstance(radius, bool) and units in KM_PER_UNIT:
+    if isinstance(radius, (int, float)) and not isinstance(radius, bool) and isinstance(units, str) \
+            and units in KM_PER_UNIT:
         radius = radius * KM_PER_UNIT[units]
     return {"area_latitude": area.get("latitude"), "area_longitude": area.get("longitude"), "radius_km": radius,
             "area_name": area.get("name")}
@@ -169,11 +183,20 @@ def _reciprocal(intent: dict | None) -> dict:
     if intent is None:
         return {}
     measure = _first_dict(intent.get("resourceQuantity")) or {}
-    currency = CURRENCY_BY_IRI.get(intent.get("resourceConformsTo"))
+    currency = _currency(intent.get("resourceConformsTo"))
     if currency is None:
         note = intent.get("note") or intent.get("name")
         return {"exchange": note} if isinstance(note, str) else {}
     return {"price": measure.get("hasNumericalValue"), "currency": currency, "exchange": intent.get("note")}
+
+
+def _currency(value) -> str | None:
+    """Our currency code for a Wikidata item, given as its entity IRI (http or https) or its page URL."""
+    if not isinstance(value, str):
+        return None
+    item = value.rstrip("/").rsplit("/", 1)[-1]
+    return CURRENCY_BY_Q.get(item) if re.fullmatch(r"https?://(www\.)?wikidata\.org/(entity|wiki)/Q\d+/?", value) \
+        else None
 
 
 def _first_dict(value) -> dict | None:

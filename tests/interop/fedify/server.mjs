@@ -13,12 +13,16 @@
 //        the inbox answers 401 (before Fedify sees it) to requests signed with the other scheme
 //   GET  /_control/state    what the inbox received and verified, every inbox request with its signature
 //        scheme and status, followers, follows sent and their state, outbox errors
+//
+// Each received entry's `object.details` is what Fedify's vocabulary parsed of the object: its class, addressing,
+// tags and place, and for a FEP-0837 Proposal its Intents, for a Tombstone its former types.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { randomUUID } from "node:crypto";
 import { createFederation, generateCryptoKeyPair, InProcessMessageQueue, MemoryKvStore } from "@fedify/fedify";
 import { Accept, Create, Endpoints, Follow, isActor, Note, Person, PUBLIC_COLLECTION, Reject, Undo } from "@fedify/vocab";
+import { Delete, Link, Object as ASObject, Proposal, Tombstone, Update } from "@fedify/vocab";
 import { Temporal } from "@js-temporal/polyfill";
 import { configure, defaultTextFormatter } from "@logtape/logtape";
 
@@ -91,11 +95,61 @@ federation.setObjectDispatcher(Note, "/notes/{id}", async (ctx, values) => notes
 
 const sender = { identifier: USERNAME };
 const text = (value) => (value == null ? null : String(value));
+const href = (value) => (value instanceof Link ? value.href?.href ?? null : value?.href ?? null);
+
+function measure(value) {
+  return value == null ? null : { unit: text(value.unit), numericalValue: text(value.numericalValue) };
+}
+
+function intent(value) {
+  return value == null ? null : {
+    class: value.constructor.name,
+    action: text(value.action),
+    resourceConformsTo: href(value.resourceConformsTo),
+    resourceQuantity: measure(value.resourceQuantity),
+    availableQuantity: measure(value.availableQuantity),
+    minimumQuantity: measure(value.minimumQuantity),
+  };
+}
+
+// What Fedify's vocabulary made of an object beyond the basics recorded for every activity.
+async function details(options, object) {
+  const tags = [];
+  for await (const tag of object.getTags(options)) {
+    tags.push({ class: tag.constructor.name, name: text(tag.name), href: href(tag.href) });
+  }
+  const place = await object.getLocation(options).catch(() => null);
+  const result = {
+    class: object.constructor.name,
+    name: text(object.name),
+    url: href(object.url),
+    published: text(object.published),
+    updated: text(object.updated),
+    to: object.toIds.map((id) => id.href),
+    cc: object.ccIds.map((id) => id.href),
+    tags,
+    location: place == null ? null : {
+      class: place.constructor.name, name: text(place.name), latitude: place.latitude ?? null,
+      longitude: place.longitude ?? null,
+    },
+  };
+  if (object instanceof Proposal) {
+    Object.assign(result, {
+      purpose: text(object.purpose), unitBased: object.unitBased,
+      publishes: intent(object.publishes), reciprocal: intent(object.reciprocal),
+    });
+  }
+  if (object instanceof Tombstone) {
+    Object.assign(result, { formerTypes: object.formerTypes.map((type) => type.name), deleted: text(object.deleted) });
+  }
+  return result;
+}
 
 async function record(ctx, activity, extra = {}) {
   // "trust": record the embedded object as sent.  By default Fedify ignores an embedded object from another
   // origin than the activity's (our Accept embeds Fedify's own Follow) and fetches it from its id instead.
-  const object = await activity.getObject({ ...ctx, crossOrigin: "trust", suppressError: true }).catch(() => null);
+  const options = { ...ctx, crossOrigin: "trust", suppressError: true };
+  const object = await activity.getObject(options).catch(() => null);
   const entry = {
     id: activity.id?.href ?? null,
     objectId: activity.objectId?.href ?? null,
@@ -109,6 +163,9 @@ async function record(ctx, activity, extra = {}) {
       object: object.objectId?.href ?? null,
       content: text(object.content),
       attributedTo: object.attributionId?.href ?? null,
+      details: object instanceof ASObject
+        ? await details(options, object).catch((error) => ({ error: String(error?.stack ?? error) }))
+        : null,
     },
     verified: true,  // Fedify calls a listener only after the signature (here: HTTP) verified
     ...extra,
@@ -144,6 +201,12 @@ federation
   })
   .on(Create, async (ctx, create) => {
     await record(ctx, create);
+  })
+  .on(Update, async (ctx, update) => {
+    await record(ctx, update);
+  })
+  .on(Delete, async (ctx, deletion) => {
+    await record(ctx, deletion);
   })
   .on(Undo, async (ctx, undo) => {
     const { object } = await record(ctx, undo);

@@ -1,0 +1,155 @@
+"""City and network hubs: which actors a local Group re-shares, and its Announce/Undo of their needs and offers.
+Owns `hub_members` and `hub_announces`.
+
+A hub announces a member's proposal once, when it is created (the member's own Create through the
+NeedsAndOffers hook, or a remote member's Create arriving at our inbox). Updates are not announced again: the
+hub's followers hold the proposal's IRI and fetch it when they need it fresh. When the member withdraws it, the
+hub sends Undo(Announce) and forgets the re-share. Only members' own proposals are announced, never Announces
+or other hubs' re-shares, so hubs that follow each other cannot loop."""
+
+import sqlite3
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+from node import actors
+from node.db import Database
+from node.publish import Publisher
+from node.urls import Urls
+from vocab.context import AS2_PUBLIC
+
+HUB_TYPE = "Group"
+
+
+class NotAHub(LookupError):
+    """The name is not a local Group (only a hub has members); the message says what it is instead."""
+
+
+async def require_hub(db: Database, username: str) -> actors.LocalActor:
+    """The live local Group named so; NotAHub otherwise."""
+    actor = await actors.get(db, username.strip()) if username.strip() != actors.INSTANCE_USERNAME else None
+    if actor is None or actor.is_deleted:
+        raise NotAHub(f"no actor named {username!r} on this node ('coopnode actor list' shows them)")
+    if actor.profile.actor_type != HUB_TYPE:
+        raise NotAHub(f"{actor.username!r} is an {actor.profile.actor_type}, not a hub: only a Group has members "
+                      "(create one with 'coopnode actor add --type group')")
+    return actor
+
+
+async def add_members(db: Database, hub: str, member_iris: list[str], now: int) -> int:
+    """Add actors (by IRI) to a hub's members; returns how many were new. The caller checked the hub."""
+    async with db.transaction() as connection:
+        before = connection.total_changes
+        await connection.executemany(
+            "INSERT OR IGNORE INTO hub_members (hub, member_iri, added_at) VALUES (?, ?, ?)",
+            [(hub, iri, now) for iri in member_iris])
+        return connection.total_changes - before
+
+
+async def remove_member(db: Database, hub: str, member_iri: str) -> bool:
+    return await db.write("DELETE FROM hub_members WHERE hub = ? AND member_iri = ?", (hub, member_iri)) == 1
+
+
+async def members(db: Database, hub: str) -> list:
+    return await db.fetch_all(
+        "SELECT member_iri, added_at FROM hub_members WHERE hub = ? ORDER BY added_at, member_iri", (hub,))
+
+
+async def hubs_listing(db: Database, member_iri: str) -> list[str]:
+    """The live local Groups that list the actor as a member."""
+    rows = await db.fetch_all("SELECT hub FROM hub_members WHERE member_iri = ? ORDER BY hub", (member_iri,))
+    found = []
+    for (username,) in rows:
+        actor = await actors.get(db, username)
+        if actor is not None and not actor.is_deleted and actor.profile.actor_type == HUB_TYPE:
+            found.append(username)
+    return found
+
+
+async def announced(db: Database, hub: str, object_iri: str) -> str | None:
+    """The id of the hub's Announce of the object, if it re-shared it."""
+    return await db.scalar("SELECT activity_id FROM hub_announces WHERE hub = ? AND object_iri = ?",
+                           (hub, object_iri))
+
+
+class Hubs:
+    """Re-sharing through the publisher: what the NeedsAndOffers hook and the inbound handler call."""
+
+    def __init__(self, publisher: Publisher, clock: Callable[[], float] = time.time):
+        self.publisher = publisher
+        self.db: Database = publisher.db
+        self.urls: Urls = publisher.urls
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    async def after_publish(self, username: str, iri: str, activity: dict) -> None:
+        """The NeedsAndOffers hook: a local member's Create is re-shared, its Delete undoes the re-shares."""
+        if activity["type"] == "Create":
+            await self.reshare(self.urls.actor(username), iri)
+        elif activity["type"] == "Delete":
+            await self.unshare(iri)
+
+    async def reshare(self, author_iri: str, object_iri: str) -> list[str]:
+        """Each hub listing the author announces the proposal to its followers, once; the new Announce ids."""
+        sent = []
+        for hub in await hubs_listing(self.db, author_iri):
+            if self.urls.actor(hub) != author_iri:
+                activity_id = await self.announce(hub, author_iri, object_iri)
+                if activity_id is not None:
+                    sent.append(activity_id)
+        return sent
+
+    async def announce(self, hub: str, author_iri: str, object_iri: str) -> str | None:
+        """Announce {object: the proposal's IRI} from the hub, public (it joins the hub's outbox); None when
+        the hub already announced it."""
+        if await announced(self.db, hub, object_iri) is not None:
+            return None
+        hub_iri = self.urls.actor(hub)
+        now = self._now()
+        activity = {"id": self.publisher.new_activity_id(), "type": "Announce", "actor": hub_iri,
+                    "object": object_iri, "published": _iso(now), "to": [AS2_PUBLIC],
+                    "cc": [f"{hub_iri}/followers", author_iri]}
+
+        async def record(connection):
+            await connection.execute(
+                "INSERT INTO hub_announces (hub, object_iri, activity_id, created_at) VALUES (?, ?, ?, ?)",
+                (hub, object_iri, activity["id"], now))
+
+        try:
+            return await self.publisher.send(hub, activity, await self.publisher.follower_inboxes(hub),
+                                             public=True, object_iri=object_iri, also=record)
+        except sqlite3.IntegrityError:  # another process announced it meanwhile: nothing was sent
+            return None
+
+    async def unshare(self, object_iri: str) -> list[str]:
+        """The member withdrew the object: every hub that announced it sends Undo(Announce) to its followers and
+        forgets the re-share; the Undo ids. The undone Announce names the object as a Tombstone, which a follower
+        may trust only when the hub shares the object's origin (as it would trust a Delete); otherwise it asks the
+        object's origin."""
+        rows = await self.db.fetch_all(
+            "SELECT hub, activity_id FROM hub_announces WHERE object_iri = ? ORDER BY hub", (object_iri,))
+        sent = []
+        for hub, announce_id in rows:
+            async def forget(connection, hub=hub):
+                await connection.execute("DELETE FROM hub_announces WHERE hub = ? AND object_iri = ?",
+                                         (hub, object_iri))
+
+            hub_actor = await actors.get(self.db, hub)
+            if hub_actor is None or hub_actor.is_deleted:  # a removed hub says nothing more
+                async with self.db.transaction() as connection:
+                    await forget(connection)
+                continue
+            hub_iri = self.urls.actor(hub)
+            activity = {"id": self.publisher.new_activity_id(), "type": "Undo", "actor": hub_iri,
+                        "object": {"id": announce_id, "type": "Announce", "actor": hub_iri,
+                                   "object": {"id": object_iri, "type": "Tombstone"}},
+                        "to": [AS2_PUBLIC], "cc": [f"{hub_iri}/followers"]}
+            sent.append(await self.publisher.send(hub, activity, await self.publisher.follower_inboxes(hub),
+                                                  public=True, object_iri=object_iri, also=forget))
+        return sent
+
+
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
