@@ -16,7 +16,7 @@ from node.hubs import Hubs
 from node.publish import Publisher
 from node.urls import Urls
 from vocab import proposal_ingest
-from vocab.as2 import ACTOR_TYPES, id_of, ids_of, origin_of, types_of
+from vocab.as2 import ACTOR_TYPES, id_of, ids_of, moment_of, origin_of, types_of
 from vocab.cpv import CpvList
 from vocab.proposal import ProposalError
 
@@ -306,10 +306,5 @@ def looks_like_proposal(document: dict) -> bool:
 
 def _seconds(value) -> int | None:
     """Seconds since the epoch of an xsd:dateTime, or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
+    moment = moment_of(value)
+    return None if moment is None else int(moment.timestamp())

@@ -19,6 +19,7 @@ from node.proposals import Filters
 from node.responses import CORS, error_json, rendered_json, to_response
 from node.state import NodeState, state_of
 from vocab import collections
+from vocab.as2 import moment_of
 from vocab.cpv import CpvList
 from vocab.profile import summary_html
 from vocab.proposal import Proposal, ProposalError, build, iso
@@ -55,16 +56,6 @@ async def stored_proposal(node: NodeState, document: dict, cpv: CpvList) -> Prop
     return read(document, cpv, now=LONG_AGO)[0]
 
 
-def _moment(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _web_url(value) -> str | None:
     """A link target only when it is an http(s) URL: a peer's document could carry javascript: or worse."""
     return value if isinstance(value, str) and re.match(r"^https?://[^\s\"'<>]+$", value) else None
@@ -76,7 +67,7 @@ def publication_of(document: dict, actor_name: str) -> Publication:
     return Publication(
         iri=document["id"], actor_iri=document.get("attributedTo", ""), actor_name=actor_name,
         followers_iri=followers, page_url=_web_url(document.get("url")) or document["id"],
-        published=_moment(document.get("published")) or LONG_AGO, updated=_moment(document.get("updated")))
+        published=moment_of(document.get("published")) or LONG_AGO, updated=moment_of(document.get("updated")))
 
 
 def status_words(proposal: Proposal, now: datetime) -> str:

@@ -13,7 +13,7 @@ from node.db import Database
 from node.needs_offers import service_for
 from node.publish import Publisher
 from node.urls import Urls
-from nodes import preston_hub, preston_larder, running_node
+from nodes import Clock, preston_hub, preston_larder, running_node
 from processes import run, run_async
 from test_publish import add_remote, queued, remote
 from vocab.context import AS2_PUBLIC
@@ -25,14 +25,6 @@ LARDER = f"{BASE}/actors/the_preston_larder"
 CATERING = dict(title="School meals for 40 pupils", cpv="55520000", quantity="40", unit="meal",
                 ends="2027-03-31", description="Hot lunches, term time.")
 SAMPLE = Path(__file__).resolve().parents[1] / "node" / "data" / "preston-coops.csv"
-
-
-class Clock:
-    def __init__(self, now: int):
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from node.needs_offers import NeedsAndOffers, NotOurs
 from node.publish import Publisher
 from node.urls import Urls
 from node.federation_runtime import expire_when_due
-from nodes import eventually, preston_larder
+from nodes import Clock, eventually, preston_larder
 from test_publish import add_remote, queued, remote
 from vocab.context import AS2_PUBLIC
 from vocab.proposal import ProposalError
@@ -22,14 +22,6 @@ T0 = int(datetime(2026, 11, 22, tzinfo=timezone.utc).timestamp())
 BASE = "https://coop.example"
 CATERING = dict(title="School meals for 40 pupils", cpv="55520000", quantity="40", unit="meal",
                 ends="2027-03-31", description="Hot lunches, term time.")
-
-
-class Clock:
-    def __init__(self, now: int):
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @pytest.fixture

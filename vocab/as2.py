@@ -1,6 +1,7 @@
 """Tolerant readers for ActivityStreams JSON as servers really send it: ids or objects, one or many."""
 
 import functools
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Service"})
@@ -20,6 +21,18 @@ def ids_of(value) -> list[str]:
     """Every IRI a property names, for one value or a list of them."""
     values = value if isinstance(value, list) else [value]
     return [found for found in map(id_of, values) if found]
+
+
+def moment_of(value) -> datetime | None:
+    """An xsd:dateTime property (`published`, `updated`, …) as an aware datetime (UTC when it names no zone);
+    None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def types_of(value) -> list[str]:
