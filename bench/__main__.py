@@ -1,5 +1,6 @@
 """`python -m bench`: build a 1,000-co-op node once, measure it against bare aiohttp, print the results table.
-The federation parts (inbox throughput, fan-out to 1,000 hosts) use a second, small node; --only picks parts."""
+The federation parts (inbox throughput, fan-out to 1,000 hosts) use a second, small node, and needs_offers (one
+need validated and rendered, a 10,000-row CSV import) fresh nodes of its own; --only picks parts."""
 
 import argparse
 import json
@@ -10,11 +11,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import dataset, fanout, fednode, inbox, measures, report
+from bench import dataset, fanout, fednode, inbox, measures, needs_offers, report
 from bench.processes import Processes, repository_root, wait_for_200
 
 DEFAULT_COOPS = Path("../shared/data/uk-coops-2023-q2.csv")  # relative to the repository root
-PARTS = ("http", "inbox", "fanout")
+PARTS = ("http", "inbox", "fanout", "needs_offers")
 INBOX_PRESIGNED_PER_SECOND = 2000  # distinct requests signed per second of inbox load (coopnode needs ~1,100)
 
 
@@ -43,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=2.0, help="idle seconds before reading memory")
     parser.add_argument("--only", type=parts_list, default=PARTS, metavar="PARTS",
                         help="comma-separated parts to run: http (throughput, start-up, memory; imports the co-ops), "
-                             "inbox, fanout (default: all)")
+                             "inbox, fanout, needs_offers (default: all)")
     parser.add_argument("--inbox-rounds", type=int, default=6, help="alternating inbox rounds per server")
     parser.add_argument("--inbox-seconds", type=float, default=1.0, help="measured seconds per inbox round")
     parser.add_argument("--inbox-requests", type=int,
@@ -56,6 +57,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fanout-profile", nargs="?", const="", metavar="WHAT_IF",
                         help="fan-out: one more run under cProfile, and print where the event loop spent its time; "
                              "optionally with what-if changes, e.g. cached-key or cached-key,in-flight=64")
+    parser.add_argument("--need-runs", type=int, default=2000,
+                        help="needs_offers: runs of one need's validation + rendering (default: %(default)s)")
+    parser.add_argument("--import-rows", type=int, default=10000,
+                        help="needs_offers: generated needs in the CSV import (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
     return parser.parse_args(argv)
 
@@ -115,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             results.update(measure(args, Path(scratch), processes))
         if "inbox" in args.only or "fanout" in args.only:
             results.update(measure_federation(args, Path(scratch), processes))
+        if "needs_offers" in args.only:
+            results["needs_offers"] = needs_offers.measure(Path(scratch), progress, runs=args.need_runs,
+                                                           rows=args.import_rows)
     rows = []
     if "http" in args.only:
         node = results["node"]
@@ -124,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += report.inbox_rows(results["inbox"])
     if "fanout" in results:
         rows += report.fanout_rows(results["fanout"])
+    if "needs_offers" in results:
+        rows += needs_offers.report_rows(results["needs_offers"])
     print(report.format_table(rows))
     print()
     if "http" in args.only:
@@ -139,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
               "(function, calls, own s, cumulative s):")
         for function, calls, own, cumulative in results["fanout"].profile:
             print(f"    {function[:70]:70}  {calls:8}  {own:7.2f}  {cumulative:7.2f}")
+    if "needs_offers" in results:
+        print(f"Needs and offers: absolute targets (no baseline). The import is `coopnode need import` of "
+              f"{args.import_rows:,} generated Preston needs over {needs_offers.COOPS} co-ops with no followers; "
+              "the in-process row times its two phases on a second fresh node.")
     print(f"{time.monotonic() - started:.0f} s in all."
           + (" Contains Co-operatives UK open data, licensed under ODC-By 1.0." if "http" in args.only else ""))
     if args.json:
@@ -152,7 +166,7 @@ def json_record(results: dict, rows: list) -> dict:
         record.update({"startup": results["startup"], "memory": results["memory"],
                        "node": {**asdict(results["node"]), "data_dir": None},
                        "endpoints": {name: endpoint.rounds for name, endpoint in results["endpoints"].items()}})
-    for part in ("inbox", "fanout"):
+    for part in ("inbox", "fanout", "needs_offers"):
         if part in results:
             record[part] = asdict(results[part])
     return record

@@ -6,7 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from node import commands, federation_commands, moderation_commands
+from node import commands, federation_commands, moderation_commands, needs_offers_commands, token_commands
+from node import hub_commands
 from node.profile_options import add_profile_options
 
 EXIT_USER_ERROR = 1
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="make each imported co-op a member of this hub (local username or IRI)")
     federation_commands.add_parsers(commands_parsers, data_option)
     moderation_commands.add_parsers(commands_parsers, data_option)
+    hub_commands.add_parsers(commands_parsers, data_option)
+    token_commands.add_parsers(commands_parsers, data_option)
+    needs_offers_commands.add_parsers(commands_parsers, data_option)
     return parser
 
 

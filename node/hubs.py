@@ -7,6 +7,7 @@ hub's followers hold the proposal's IRI and fetch it when they need it fresh. Wh
 hub sends Undo(Announce) and forgets the re-share. Only members' own proposals are announced, never Announces
 or other hubs' re-shares, so hubs that follow each other cannot loop."""
 
+import contextlib
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -14,7 +15,7 @@ from typing import Callable
 
 from node import actors
 from node.db import Database
-from node.publish import Publisher
+from node.publish import Outgoing, Publisher
 from node.urls import Urls
 from vocab.context import AS2_PUBLIC
 
@@ -84,28 +85,48 @@ class Hubs:
     def _now(self) -> int:
         return int(self._clock())
 
-    async def after_publish(self, username: str, iri: str, activity: dict) -> None:
-        """The NeedsAndOffers hook: a local member's Create is re-shared, its Delete undoes the re-shares."""
-        if activity["type"] == "Create":
-            await self.reshare(self.urls.actor(username), iri)
-        elif activity["type"] == "Delete":
-            await self.unshare(iri)
+    async def after_publish(self, published: list[tuple[str, str, dict]]) -> None:
+        """The NeedsAndOffers hook, given (username, iri, activity) of each item just published: local members'
+        Creates are re-shared (a batch in one transaction), a Delete undoes the re-shares."""
+        await self.reshare_all([(self.urls.actor(username), iri) for username, iri, activity in published
+                                if activity["type"] == "Create"])
+        for _, iri, activity in published:
+            if activity["type"] == "Delete":
+                await self.unshare(iri)
 
     async def reshare(self, author_iri: str, object_iri: str) -> list[str]:
         """Each hub listing the author announces the proposal to its followers, once; the new Announce ids."""
-        sent = []
-        for hub in await hubs_listing(self.db, author_iri):
-            if self.urls.actor(hub) != author_iri:
-                activity_id = await self.announce(hub, author_iri, object_iri)
-                if activity_id is not None:
-                    sent.append(activity_id)
-        return sent
+        return await self.reshare_all([(author_iri, object_iri)])
 
-    async def announce(self, hub: str, author_iri: str, object_iri: str) -> str | None:
-        """Announce {object: the proposal's IRI} from the hub, public (it joins the hub's outbox); None when
-        the hub already announced it."""
-        if await announced(self.db, hub, object_iri) is not None:
-            return None
+    async def reshare_all(self, shared: list[tuple[str, str]]) -> list[str]:
+        """`reshare` for many (author IRI, object IRI) pairs, in one transaction; the new Announce ids."""
+        hubs_of: dict[str, list[str]] = {}
+        inboxes_of: dict[str, list[str]] = {}
+        outgoing = []
+        for author_iri, object_iri in shared:
+            if author_iri not in hubs_of:
+                hubs_of[author_iri] = [hub for hub in await hubs_listing(self.db, author_iri)
+                                       if self.urls.actor(hub) != author_iri]
+            for hub in hubs_of[author_iri]:
+                if await announced(self.db, hub, object_iri) is not None:
+                    continue
+                if hub not in inboxes_of:
+                    inboxes_of[hub] = await self.publisher.follower_inboxes(hub)
+                outgoing.append(self._announcement(hub, author_iri, object_iri, inboxes_of[hub]))
+        if not outgoing:
+            return []
+        try:
+            return await self.publisher.send_all(outgoing)
+        except sqlite3.IntegrityError:  # another process announced one meanwhile: send the others one by one
+            sent = []
+            for item in outgoing:
+                with contextlib.suppress(sqlite3.IntegrityError):
+                    sent += await self.publisher.send_all([item])
+            return sent
+
+    def _announcement(self, hub: str, author_iri: str, object_iri: str, inboxes: list[str]) -> Outgoing:
+        """Announce {object: the proposal's IRI} from the hub, public (it joins the hub's outbox), recorded in
+        hub_announces so that it is sent once."""
         hub_iri = self.urls.actor(hub)
         now = self._now()
         activity = {"id": self.publisher.new_activity_id(), "type": "Announce", "actor": hub_iri,
@@ -117,11 +138,7 @@ class Hubs:
                 "INSERT INTO hub_announces (hub, object_iri, activity_id, created_at) VALUES (?, ?, ?, ?)",
                 (hub, object_iri, activity["id"], now))
 
-        try:
-            return await self.publisher.send(hub, activity, await self.publisher.follower_inboxes(hub),
-                                             public=True, object_iri=object_iri, also=record)
-        except sqlite3.IntegrityError:  # another process announced it meanwhile: nothing was sent
-            return None
+        return Outgoing(hub, activity, inboxes, public=True, object_iri=object_iri, also=record)
 
     async def unshare(self, object_iri: str) -> list[str]:
         """The member withdrew the object: every hub that announced it sends Undo(Announce) to its followers and

@@ -38,11 +38,11 @@ class Prepared:
     index_row: tuple
 
 
-AfterPublish = Callable[[str, str, dict], Awaitable[None]]
+AfterPublish = Callable[[list[tuple[str, str, dict]]], Awaitable[None]]  # [(username, iri, activity)]
 
 
 class NeedsAndOffers:
-    """What the CLI, the CSV import and the client API call; `after_publish(username, iri, activity)` hooks
+    """What the CLI, the CSV import and the client API call; `after_publish([(username, iri, activity)])` hooks
     (the city hubs' re-shares) run after each Create, Update or Delete has been stored."""
 
     def __init__(self, publisher: Publisher, *, cpv: CpvList | None = None,
@@ -125,7 +125,7 @@ class NeedsAndOffers:
                                                 await self.publisher.follower_inboxes(actor.username),
                                                 public=True, object_iri=iri, tombstone=iri, also=forget)
         for hook in self.after_publish:  # the hubs undo their re-shares
-            await hook(actor.username, iri, activity)
+            await hook([(actor.username, iri, activity)])
         return activity_id
 
     async def expire_due(self) -> int:
@@ -174,24 +174,24 @@ class NeedsAndOffers:
         for username in {item.username for item in items}:
             inboxes_of[username] = [inbox for inbox in await self.publisher.follower_inboxes(username)
                                     if domain_policy.is_allowed(host_of(inbox), mode)]
-        activities = []
-        async with self.db.transaction() as connection:
-            for item in items:
-                activity = {"@context": document_context(), **item.activity}
-                activities.append(activity)
-                await objects.save_in(connection, iri=item.iri, username=item.username,
-                                      kind=item.index_row[3], document=item.document, now=now)
-                await proposals.save_in(connection, item.index_row)
-                await objects.append_outbox_in(connection, activity=activity, username=item.username,
-                                               object_iri=item.iri, public=True, now=now)
+        context = document_context()  # one copy for the batch: the activities are only serialised and read
+        activities = [{"@context": context, **item.activity} for item in items]
+        async with self.db.transaction() as connection:  # a few statements per batch, not per item
+            await objects.save_many_in(connection, [(item.iri, item.username, item.index_row[3], item.document)
+                                                    for item in items], now=now)
+            await proposals.save_many_in(connection, [item.index_row for item in items])
+            await objects.append_outbox_many_in(connection, [(activity, item.username, item.iri)
+                                                             for item, activity in zip(items, activities)],
+                                                public=True, now=now)
+            for item, activity in zip(items, activities):
                 if inboxes_of[item.username]:
                     body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
                     await delivery.enqueue_in(connection, activity_id=activity["id"], sender=item.username,
                                               body=body, inboxes=inboxes_of[item.username], now=now)
         self.publisher.wake()
-        for item, activity in zip(items, activities):
-            for hook in self.after_publish:
-                await hook(item.username, item.iri, activity)
+        published = [(item.username, item.iri, activity) for item, activity in zip(items, activities)]
+        for hook in self.after_publish:
+            await hook(published)
 
 
 def service_for(publisher: Publisher) -> NeedsAndOffers:

@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 
 from node.db import Database
+from vocab.context import document_json
 
 MONTH_SECONDS = 30 * 86400
 HALF_YEAR_SECONDS = 180 * 86400
@@ -63,7 +64,13 @@ SAVE_OBJECT = (
 
 async def save_in(connection, *, iri: str, username: str | None, kind: str, document: dict, now: int) -> None:
     """Insert or replace an object's authoritative JSON (ours when username is set, a peer's when None)."""
-    await connection.execute(SAVE_OBJECT, (iri, username, kind, json.dumps(document, ensure_ascii=False), now, now))
+    await connection.execute(SAVE_OBJECT, (iri, username, kind, document_json(document), now, now))
+
+
+async def save_many_in(connection, items: list[tuple[str, str | None, str, dict]], *, now: int) -> None:
+    """save_in for many (iri, username, kind, document): one statement, one hop to the database thread."""
+    await connection.executemany(SAVE_OBJECT, [(iri, username, kind, document_json(document), now, now)
+                                               for iri, username, kind, document in items])
 
 
 # Deliveries get retried and reordered: a peer's object is never brought back once withdrawn, and an older
@@ -116,13 +123,21 @@ async def tombstone_all_by(db: Database, actor_iri: str, now: int) -> int:
         return cursor.rowcount
 
 
+APPEND_OUTBOX = ("INSERT OR IGNORE INTO outbox (activity_id, username, type, object_iri, json, is_public, created_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
 async def append_outbox_in(connection, *, activity: dict, username: str, object_iri: str | None,
                            public: bool, now: int) -> None:
-    await connection.execute(
-        "INSERT OR IGNORE INTO outbox (activity_id, username, type, object_iri, json, is_public, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (activity["id"], username, activity["type"], object_iri, json.dumps(activity, ensure_ascii=False),
-         int(public), now))
+    await append_outbox_many_in(connection, [(activity, username, object_iri)], public=public, now=now)
+
+
+async def append_outbox_many_in(connection, entries: list[tuple[dict, str, str | None]], *, public: bool,
+                                now: int) -> None:
+    """Many (activity, username, object_iri) outbox entries in one statement."""
+    await connection.executemany(APPEND_OUTBOX, [
+        (activity["id"], username, activity["type"], object_iri, document_json(activity),
+         int(public), now) for activity, username, object_iri in entries])
 
 
 async def outbox_activity(db: Database, activity_id: str) -> dict | None:

@@ -53,6 +53,10 @@ async def save_in(connection, row: tuple) -> None:
     await connection.execute(SAVE, row)
 
 
+async def save_many_in(connection, rows: list[tuple]) -> None:
+    await connection.executemany(SAVE, rows)
+
+
 async def save(db: Database, row: tuple) -> None:
     await db.write(SAVE, row)
 

@@ -3,6 +3,7 @@
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Callable
 
 from federation import delivery, policy, remote_actors
@@ -18,6 +19,21 @@ from vocab.context import AS2_PUBLIC, document_context
 
 class InvalidPost(ValueError):
     """A post the node refuses to publish; the message says why."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One activity for Publisher.send_all: its sender, inboxes, and what is stored with it (see `send`)."""
+
+    username: str
+    activity: dict
+    inboxes: list[str]
+    public: bool = False
+    object_iri: str | None = None
+    object_document: dict | None = None
+    object_kind: str | None = None
+    tombstone: str | None = None
+    also: Callable | None = None
 
 
 class Publisher:
@@ -48,27 +64,37 @@ class Publisher:
                    object_kind: str | None = None, tombstone: str | None = None, also=None) -> str:
         """Store (object, outbox entry, and whatever `also(connection)` writes) and queue the activity for the
         inboxes the domain policy allows, all or nothing."""
-        activity = {"@context": document_context(), **activity}
-        body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        [activity_id] = await self.send_all([Outgoing(username, activity, inboxes, public, object_iri,
+                                                      object_document, object_kind, tombstone, also)])
+        return activity_id
+
+    async def send_all(self, outgoing: list["Outgoing"]) -> list[str]:
+        """`send` for several activities in one transaction (all or nothing); their ids."""
         now = self._now()
         domain_policy = await policy.load(self.db)
-        inboxes = [inbox for inbox in inboxes
-                   if domain_policy.is_allowed(host_of(inbox), self.config.federation_mode)]
+        prepared = []
+        for item in outgoing:
+            activity = {"@context": document_context(), **item.activity}
+            body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            inboxes = [inbox for inbox in item.inboxes
+                       if domain_policy.is_allowed(host_of(inbox), self.config.federation_mode)]
+            prepared.append((item, activity, body, inboxes))
         async with self.db.transaction() as connection:
-            if also is not None:
-                await also(connection)
-            if object_document is not None:
-                await objects.save_in(connection, iri=object_iri, username=username, kind=object_kind,
-                                      document=object_document, now=now)
-            if tombstone is not None:
-                await objects.tombstone_in(connection, tombstone, now)
-            if public:
-                await objects.append_outbox_in(connection, activity=activity, username=username,
-                                               object_iri=object_iri, public=True, now=now)
-            await delivery.enqueue_in(connection, activity_id=activity["id"], sender=username, body=body,
-                                      inboxes=inboxes, now=now)
+            for item, activity, body, inboxes in prepared:
+                if item.also is not None:
+                    await item.also(connection)
+                if item.object_document is not None:
+                    await objects.save_in(connection, iri=item.object_iri, username=item.username,
+                                          kind=item.object_kind, document=item.object_document, now=now)
+                if item.tombstone is not None:
+                    await objects.tombstone_in(connection, item.tombstone, now)
+                if item.public:
+                    await objects.append_outbox_in(connection, activity=activity, username=item.username,
+                                                   object_iri=item.object_iri, public=True, now=now)
+                await delivery.enqueue_in(connection, activity_id=activity["id"], sender=item.username, body=body,
+                                          inboxes=inboxes, now=now)
         self._wake()
-        return activity["id"]
+        return [activity["id"] for _, activity, _, _ in prepared]
 
     async def follower_inboxes(self, username: str) -> list[str]:
         """Where a post to followers goes: one shared inbox per server where there is one, deduplicated."""

@@ -33,8 +33,8 @@ async def setup(tmp_path):
     publisher = Publisher(db, Urls(BASE), NodeConfig(data_dir=tmp_path, domain="coop.example"), clock=clock)
     published = []
 
-    async def hook(username, iri, activity):
-        published.append((username, iri, activity["type"]))
+    async def hook(items):
+        published.extend((username, iri, activity["type"]) for username, iri, activity in items)
 
     yield db, NeedsAndOffers(publisher, clock=clock, after_publish=[hook]), clock, published
     await db.close()
