@@ -189,11 +189,7 @@ def _read(document: dict, service: NeedsAndOffers) -> Proposal:
         raise Refusal(400, f"cannot take an object of type {'/'.join(kinds) or '(none)'}: {SUPPORTED}")
     if not isinstance(normal.get("purpose", ""), str):
         raise ProposalError([FieldProblem("purpose", 'must be "request" or "offer"')])
-    try:
-        proposal, _ = read(normal, service.cpv, now=datetime.now(timezone.utc))
-    except TypeError as error:  # a property holding a list or object where the reader expects a word
-        raise Refusal(400, f"the object cannot be read as a need or offer: a property has the wrong kind of "
-                           f"value ({error})") from None
+    proposal, _ = read(normal, service.cpv, now=datetime.now(timezone.utc))
     return proposal
 
 

@@ -217,7 +217,7 @@ async def test_invalid_fields_are_listed_and_nothing_is_stored(larder, http):
     status, _, body = await post(http, node, create(school_meals(status="fulfilled")), token=token)
     assert status == 400 and body["problems"][0]["field"] == "status"
     oddly_typed = [(school_meals(purpose=["request"]), '"field": "purpose"'),
-                   (school_meals(reciprocal={"resourceConformsTo": ["GBP"]}), "wrong kind of value"),
+                   (school_meals(reciprocal={"resourceConformsTo": ["GBP"]}), '"field": "currency"'),
                    (school_meals(type=7), "of type (none)")]
     for document, expected in oddly_typed:
         status, _, body = await post(http, node, create(document), token=token)

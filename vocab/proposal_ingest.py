@@ -183,7 +183,10 @@ def _reciprocal(intent: dict | None) -> dict:
     if intent is None:
         return {}
     measure = _first_dict(intent.get("resourceQuantity")) or {}
-    currency = _currency(intent.get("resourceConformsTo"))
+    conforms = intent.get("resourceConformsTo")
+    if conforms is not None and not isinstance(conforms, str):
+        raise ProposalError([FieldProblem("currency", "the reciprocal's resourceConformsTo must be one IRI")])
+    currency = _currency(conforms)
     if currency is None:
         note = intent.get("note") or intent.get("name")
         return {"exchange": note} if isinstance(note, str) else {}
