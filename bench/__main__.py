@@ -16,7 +16,7 @@ from bench.processes import Processes, repository_root, wait_for_200
 
 DEFAULT_COOPS = Path("../shared/data/uk-coops-2023-q2.csv")  # relative to the repository root
 PARTS = ("http", "inbox", "fanout", "needs_offers")
-INBOX_PRESIGNED_PER_SECOND = 2000  # distinct requests signed per second of inbox load (coopnode needs ~1,100)
+INBOX_PRESIGNED_PER_SECOND = 3000  # distinct requests signed per second of inbox load (coopnode needs ~1,100)
 
 
 def parts_list(value: str) -> tuple[str, ...]:

@@ -70,15 +70,14 @@ async def enqueue_in(connection, *, activity_id: str, sender: str, body: bytes, 
         "INSERT OR IGNORE INTO delivery_payloads (activity_id, sender, body, created_at) VALUES (?, ?, ?, ?)",
         (activity_id, sender, body, now),
     )
-    added = 0
-    for inbox_url in dict.fromkeys(inboxes):  # ordered de-duplication
-        cursor = await connection.execute(
-            "INSERT OR IGNORE INTO deliveries (activity_id, inbox_url, host, next_attempt_at, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (activity_id, inbox_url, host_of(inbox_url), now, now),
-        )
-        added += cursor.rowcount
-    return added
+    rows = [(activity_id, inbox_url, host_of(inbox_url), now, now)
+            for inbox_url in dict.fromkeys(inboxes)]  # ordered de-duplication
+    if not rows:
+        return 0
+    cursor = await connection.executemany(  # one trip to the database thread, however many followers
+        "INSERT OR IGNORE INTO deliveries (activity_id, inbox_url, host, next_attempt_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?)", rows)
+    return cursor.rowcount  # rows inserted: the ignored ones (queued before) do not count
 
 
 async def enqueue(db, *, activity_id: str, sender: str, body: bytes, inboxes: Iterable[str], now: int) -> int:
@@ -344,14 +343,18 @@ class DeliveryWorker:
                 "WHERE id = ?",
                 [(state, attempts, next_attempt, status, error, state, now, row.id)
                  for row, state, attempts, next_attempt, status, error, now, _ in outcomes])
+            succeeded = []  # hosts' successes, written together until a failure must come after them
             for row, state, _, _, _, _, now, counts_against_host in outcomes:
                 if state == "sent":
                     if now - self._recorded_success.get(row.host, -SUCCESS_RECORD_SECONDS) >= SUCCESS_RECORD_SECONDS:
                         self._recorded_success[row.host] = now
-                        await _host_succeeded(connection, row.host, now)
+                        succeeded.append((row.host, now))
                 elif counts_against_host:
                     self._recorded_success.pop(row.host, None)
+                    await _hosts_succeeded(connection, succeeded)
+                    succeeded = []
                     await _host_failed(connection, row.host, now)
+            await _hosts_succeeded(connection, succeeded)
 
     async def _seconds_until_due(self) -> float:
         """How long the worker may sleep: until the earliest due row or paused host, at most a minute."""
@@ -364,13 +367,15 @@ class DeliveryWorker:
         return min(max(earliest - now, 0.05), WORKER_IDLE_CAP_SECONDS)
 
 
-async def _host_succeeded(connection, host: str, now: int) -> None:
-    await connection.execute(
-        "INSERT INTO peers (host, consecutive_failures, last_success_at) VALUES (?, 0, ?) "
-        "ON CONFLICT(host) DO UPDATE SET consecutive_failures = 0, last_success_at = excluded.last_success_at, "
-        "paused_until = NULL",
-        (host, now),
-    )
+async def _hosts_succeeded(connection, successes: list[tuple[str, int]]) -> None:
+    """Record (host, when) successes, in order, in one trip to the database."""
+    if successes:
+        await connection.executemany(
+            "INSERT INTO peers (host, consecutive_failures, last_success_at) VALUES (?, 0, ?) "
+            "ON CONFLICT(host) DO UPDATE SET consecutive_failures = 0, last_success_at = excluded.last_success_at, "
+            "paused_until = NULL",
+            successes,
+        )
 
 
 async def _host_failed(connection, host: str, now: int) -> None:

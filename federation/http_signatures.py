@@ -2,6 +2,7 @@
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from federation.rfc9421 import (
@@ -10,6 +11,7 @@ from federation.rfc9421 import (
     verify_request_rfc9421,
 )
 from federation.signatures import (
+    CavageSignature,
     SignatureError,
     get_header,
     parse_signature_header,
@@ -25,12 +27,38 @@ class SignatureScheme(enum.Enum):
 
 def scheme_of(headers: Mapping[str, str]) -> SignatureScheme | None:
     """RFC 9421 when Signature-Input is present (checked first, as Mastodon does), cavage when Signature has keyId."""
-    if get_header(headers, "Signature-Input") is not None:
+    return _scheme(get_header(headers, "Signature-Input"), get_header(headers, "Signature"))
+
+
+def _scheme(signature_input: str | None, signature: str | None) -> SignatureScheme | None:
+    if signature_input is not None:
         return SignatureScheme.RFC9421
-    signature = get_header(headers, "Signature")
     if signature is not None and "keyid=" in signature.lower():
         return SignatureScheme.CAVAGE
     return None
+
+
+@dataclass(frozen=True)
+class ReceivedSignature:
+    """A request's signature read once: its scheme, key id and (draft-cavage) parsed Signature header."""
+
+    scheme: SignatureScheme
+    key_id: str
+    cavage: CavageSignature | None = None  # None for RFC 9421, whose library parses its own fields
+
+
+def read(headers: Mapping[str, str]) -> ReceivedSignature:
+    """The request's signature, parsed once for both the key look-up and `verify`; SignatureError if it is
+    missing or malformed."""
+    signature = get_header(headers, "Signature")
+    scheme = _scheme(get_header(headers, "Signature-Input"), signature)
+    if scheme is SignatureScheme.RFC9421:
+        return ReceivedSignature(scheme, rfc9421_key_id(headers))
+    if scheme is None:
+        raise SignatureError("Signature header has no keyId, and there is no Signature-Input header"
+                             if signature is not None else "the request is not signed")
+    cavage = parse_signature_header(signature)
+    return ReceivedSignature(scheme, cavage.key_id, cavage)
 
 
 def other_scheme(scheme: SignatureScheme) -> SignatureScheme:
@@ -39,10 +67,7 @@ def other_scheme(scheme: SignatureScheme) -> SignatureScheme:
 
 
 def key_id_of(headers: Mapping[str, str]) -> str:
-    scheme = _required_scheme(headers)
-    if scheme is SignatureScheme.RFC9421:
-        return rfc9421_key_id(headers)
-    return parse_signature_header(get_header(headers, "Signature")).key_id
+    return read(headers).key_id
 
 
 def verify(
@@ -54,17 +79,19 @@ def verify(
     body: bytes | None,
     public_pem: str,
     now: datetime,
+    signature: ReceivedSignature | None = None,
 ) -> SignatureScheme:
     """Verify whichever scheme signed the request, as received; return it or raise SignatureError(reason).
 
     `url` (scheme://received-host/path?query) serves RFC 9421, `path_with_query` serves draft-cavage.
+    `signature`: what `read(headers)` returned, when the caller has it already (else it is read here).
     """
-    scheme = _required_scheme(headers)
-    if scheme is SignatureScheme.RFC9421:
+    signature = signature or read(headers)
+    if signature.scheme is SignatureScheme.RFC9421:
         verify_request_rfc9421(method=method, url=url, headers=headers, body=body, public_pem=public_pem, now=now)
     else:
         verify_request(
-            parse_signature_header(get_header(headers, "Signature")),
+            signature.cavage,
             method=method,
             path_with_query=path_with_query,
             headers=headers,
@@ -73,7 +100,7 @@ def verify(
             now=now,
             require_digest=method.upper() == "POST",
         )
-    return scheme
+    return signature.scheme
 
 
 def sign(
@@ -90,12 +117,3 @@ def sign(
     """The headers to send, signed with `scheme`."""
     signer = sign_request_rfc9421 if scheme is SignatureScheme.RFC9421 else sign_request
     return signer(method, url, headers, body, key_id=key_id, private_pem=private_pem, now=now)
-
-
-def _required_scheme(headers: Mapping[str, str]) -> SignatureScheme:
-    scheme = scheme_of(headers)
-    if scheme is None and get_header(headers, "Signature") is not None:
-        raise SignatureError("Signature header has no keyId, and there is no Signature-Input header")
-    if scheme is None:
-        raise SignatureError("the request is not signed")
-    return scheme

@@ -27,6 +27,8 @@ BATCH = 32
 KEY_REFETCH_AFTER_SECONDS = 60
 BURST_QUIET_SECONDS = 0.02
 BURST_DEFER_SECONDS = 1.0
+SHARE_WHILE_SATURATED = 0.25  # of the time the worker may take while arrivals keep the event loop busy
+LOOP_SATURATED = 0.8  # the loop's thread busy for this share of a batch's time or more: answering needs it
 
 
 class Rejected(Exception):
@@ -119,19 +121,21 @@ async def _receive(request: web.Request, recipient: str | None, context: InboxCo
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise Rejected(413, "the body is larger than 1 MB") from None
-    activity = parse_activity(body)
+    text = _as_text(body)
+    activity = parse_activity(body, text)
     actor = id_of(activity["actor"])
-    key_id = _key_id(request)
+    signature = _signature(request)
+    key_id = signature.key_id
     if not (await context.is_allowed(host_of(actor)) and await context.is_allowed(host_of(key_id))):
         raise _Silenced()
     if activity["type"] == "Delete" and id_of(activity.get("object")) == actor \
             and await remote_actors.get(context.db, actor) is None:
         raise _Silenced()  # an account we never knew is gone: nothing to fetch, nothing to do
-    owner = await _verified_key_owner(request, body, key_id, context)
+    owner = await _verified_key_owner(request, body, signature, context)
     if owner.iri != actor:
         raise Rejected(401, f"the signing key belongs to {owner.iri}, not to the activity's actor {actor}")
     check_origins(activity, actor, context.base_url)
-    await context.group_commit.store(activity, recipient, int(context.clock()), text=_as_text(body))
+    await context.group_commit.store(activity, recipient, int(context.clock()), text=text)
     context.on_stored()
 
 
@@ -144,15 +148,17 @@ class _Silenced(Rejected):
 
 async def signed_request_actor(request: web.Request, context: InboxContext):
     """The allowed remote actor that signed this (bodiless) request, for authorized fetch; Rejected otherwise."""
-    key_id = _key_id(request)
-    if not await context.is_allowed(host_of(key_id)):
-        raise Rejected(403, f"{host_of(key_id)} is not allowed to fetch from this node")
-    return await _verified_key_owner(request, None, key_id, context)
+    signature = _signature(request)
+    if not await context.is_allowed(host_of(signature.key_id)):
+        raise Rejected(403, f"{host_of(signature.key_id)} is not allowed to fetch from this node")
+    return await _verified_key_owner(request, None, signature, context)
 
 
-def parse_activity(body: bytes) -> dict:
+def parse_activity(body: bytes, text: str | None = None) -> dict:
+    """The activity a body holds, with the fields the inbox relies on checked; Rejected(400) says what is wrong.
+    `text`: the body already decoded (`_as_text`), which spares decoding it twice."""
     try:
-        activity = json.loads(body)
+        activity = json.loads(text if text is not None else body)
     except (ValueError, RecursionError):
         raise Rejected(400, "the body is not JSON") from None
     if not isinstance(activity, dict):
@@ -162,13 +168,23 @@ def parse_activity(body: bytes) -> dict:
     for name in ("id", "type", "actor"):
         if name not in activity:
             raise Rejected(400, f"the activity has no {name}")
-    if not is_http_iri(activity["id"]):
+    actor = id_of(activity["actor"])
+    actor_origin = origin_of(actor) if is_http_iri(actor) else ""
+    if not _on_origin(activity["id"], actor_origin) and not is_http_iri(activity["id"]):
         raise Rejected(400, "the activity id is not an http(s) IRI")
     if not isinstance(activity["type"], str):
         raise Rejected(400, "the activity type is not a string")
-    if not is_http_iri(id_of(activity["actor"])):
+    if not actor_origin:
         raise Rejected(400, "the activity's actor is not an http(s) IRI")
     return activity
+
+
+def _on_origin(iri, origin: str) -> bool:
+    """True when `iri` is text that starts with `origin` (scheme://host[:port], as `origin_of` writes it)
+    followed by a path, query, fragment or nothing: its origin is then that one, known without splitting it (and
+    when `origin` is a valid http(s) IRI's, `iri` is a valid http(s) IRI too). False means only: split it."""
+    return bool(origin) and isinstance(iri, str) and iri.startswith(origin) \
+        and (len(iri) == len(origin) or iri[len(origin)] in "/?#")
 
 
 def _may_nest_too_deep(body: bytes) -> bool:
@@ -189,24 +205,27 @@ def _as_text(body: bytes) -> str | None:
         return None
 
 
-def _key_id(request: web.Request) -> str:
+def _signature(request: web.Request) -> http_signatures.ReceivedSignature:
+    """The request's signature, read once: its key id for the look-up, the rest for verification."""
     try:
-        key_id = http_signatures.key_id_of(request.headers)
+        signature = http_signatures.read(request.headers)
     except SignatureError as error:
         raise Rejected(401, str(error)) from None
-    if not is_http_iri(key_id):
+    if not is_http_iri(signature.key_id):
         raise Rejected(401, "the signature's keyId is not an http(s) IRI")
-    return key_id
+    return signature
 
 
-async def _verified_key_owner(request: web.Request, body: bytes | None, key_id: str, context: InboxContext):
+async def _verified_key_owner(request: web.Request, body: bytes | None,
+                              signature: http_signatures.ReceivedSignature, context: InboxContext):
     """The actor whose key signed the request. If the cached key fails it is fetched once more (key rotation),
     but not when our copy is fresh: otherwise every forged request would cost the node an outbound fetch."""
+    key_id = signature.key_id
     owner = await _key_owner(context, key_id, refresh=False)
-    problem = _signature_problem(request, body, owner, context)
+    problem = _signature_problem(request, body, signature, owner, context)
     if problem and owner.fetched_at < context.clock() - KEY_REFETCH_AFTER_SECONDS:
         owner = await _key_owner(context, key_id, refresh=True)
-        problem = _signature_problem(request, body, owner, context)
+        problem = _signature_problem(request, body, signature, owner, context)
     if problem is None:
         return owner
     received_host = request.headers.get("Host", "")
@@ -228,7 +247,8 @@ async def _key_owner(context: InboxContext, key_id: str, *, refresh: bool):
         raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
 
 
-def _signature_problem(request: web.Request, body: bytes | None, owner, context: InboxContext) -> str | None:
+def _signature_problem(request: web.Request, body: bytes | None, signature: http_signatures.ReceivedSignature,
+                       owner, context: InboxContext) -> str | None:
     """Why the request's signature does not verify with the owner's key, or None when it does. It is checked
     against the request exactly as received: its Host header, path and query."""
     scheme = context.base_url.split("://")[0]
@@ -237,7 +257,7 @@ def _signature_problem(request: web.Request, body: bytes | None, owner, context:
             request.headers, method=request.method,
             url=f"{scheme}://{request.headers.get('Host', context.domain)}{request.raw_path}",
             path_with_query=request.raw_path, body=body, public_pem=owner.public_key_pem,
-            now=datetime.fromtimestamp(context.clock(), timezone.utc))
+            now=datetime.fromtimestamp(context.clock(), timezone.utc), signature=signature)
     except SignatureError as error:
         return str(error)
     return None
@@ -246,16 +266,20 @@ def _signature_problem(request: web.Request, body: bytes | None, owner, context:
 def check_origins(activity: dict, actor: str, our_base_url: str) -> None:
     """Embedded objects must come from the actor's own origin; an Accept/Reject may embed our own Follow.
     An Announce's object is only ever used by its id (it is refetched from its origin), so it is exempt."""
-    if origin_of(activity["id"]) != origin_of(actor):
-        raise Rejected(400, f"the activity id {activity['id']} is not on the actor's origin {origin_of(actor)}")
+    actor_origin = origin_of(actor)
+    if not _on_origin(activity["id"], actor_origin) and origin_of(activity["id"]) != actor_origin:
+        raise Rejected(400, f"the activity id {activity['id']} is not on the actor's origin {actor_origin}")
     embedded = activity.get("object")
-    if not isinstance(embedded, dict) or activity["type"] == "Announce" or id_of(embedded) is None:
+    if not isinstance(embedded, dict) or activity["type"] == "Announce":
         return
-    allowed = {origin_of(actor)}
+    embedded_id = id_of(embedded)
+    if embedded_id is None or _on_origin(embedded_id, actor_origin):
+        return
+    allowed = {actor_origin}
     if activity["type"] in ("Accept", "Reject"):
         allowed.add(origin_of(our_base_url))
-    if origin_of(id_of(embedded)) not in allowed:
-        raise Rejected(400, f"the embedded object {id_of(embedded)} is not on the actor's origin")
+    if origin_of(embedded_id) not in allowed:
+        raise Rejected(400, f"the embedded object {embedded_id} is not on the actor's origin")
 
 
 async def store(db, activity: dict, recipient: str | None, now: int) -> bool:
@@ -268,9 +292,10 @@ async def store_many(db, arrivals: list[tuple]) -> list[bool]:
     (activity, recipient, now), optionally followed by the activity's JSON text as received."""
     rows = [_row(*arrival) for arrival in arrivals]
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
-    inserted = await db.write_returning(
+    inserted = await db.quick_write_returning(
         "INSERT OR IGNORE INTO inbox (activity_id, actor_iri, recipient, type, json, next_attempt_at, received_at) "
-        f"VALUES {values} RETURNING id, activity_id", [value for row in rows for value in row])
+        f"VALUES {values} RETURNING id, activity_id", [value for row in rows for value in row],
+        size=sum(len(row[4]) for row in rows))
     new_ids = {activity_id for _, activity_id in inserted}
     added = []
     for activity, *_ in arrivals:
@@ -326,15 +351,20 @@ class InboxWorker:
     """Hands stored activities to the application's handler, retrying failures for about six hours."""
 
     def __init__(self, db, handle: Callable[[dict, str | None], Awaitable[None]], *,
-                 clock: Callable[[], float] = time.time, jitter: Callable[[], float] = random.random):
+                 clock: Callable[[], float] = time.time, jitter: Callable[[], float] = random.random,
+                 busy_clock: Callable[[], float] = time.thread_time):
         self._db = db
         self._handle = handle
         self._clock = clock
         self._jitter = jitter
+        self._busy_clock = busy_clock  # CPU seconds of the event loop's thread
         self._wake = asyncio.Event()
         self._stopping = False
+        self._last_wake = 0.0  # time.monotonic() of the latest wake (an arrival)
 
     def wake(self) -> None:
+        """Called after each stored arrival: cheap, since a burst calls it for every request."""
+        self._last_wake = time.monotonic()
         self._wake.set()
 
     async def run(self) -> None:
@@ -351,38 +381,58 @@ class InboxWorker:
     async def _let_the_burst_settle(self) -> None:
         """While activities keep arriving, answering them comes first (senders time out after seconds): wait
         until arrivals pause for a moment, but never longer than BURST_DEFER_SECONDS, then process them all."""
-        deadline = asyncio.get_running_loop().time() + BURST_DEFER_SECONDS
-        while not self._stopping and asyncio.get_running_loop().time() < deadline:
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=BURST_QUIET_SECONDS)
-            except TimeoutError:
+        await self._until_arrivals_pause(deadline=time.monotonic() + BURST_DEFER_SECONDS)
+
+    async def _until_arrivals_pause(self, deadline: float) -> None:
+        """Sleep until no activity has arrived for BURST_QUIET_SECONDS, or until `deadline` (time.monotonic()).
+        Arrivals only note their time meanwhile: this sleeps until the pause would be over and looks again."""
+        while not self._stopping:
+            now = time.monotonic()
+            quiet_from = self._last_wake + BURST_QUIET_SECONDS
+            if now >= quiet_from or now >= deadline:
                 return
+            await asyncio.sleep(min(quiet_from, deadline) - now)
 
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
     async def drain(self) -> int:
-        """Process every due activity, one at a time in arrival order; returns how many were handled."""
+        """Process every due activity, one at a time in the order they fell due; returns how many were handled.
+        While arrivals keep the event loop saturated, each batch is followed by a pause (see _give_way)."""
         handled = 0
         while not self._stopping:
+            started, busy_started = time.monotonic(), self._busy_clock()
             batch = await self._claim(int(self._clock()))
             if not batch:
                 return handled
             finished = [await self._process(row) for row in batch]
             await self._db_finish(finished)
             handled += len(batch)
+            await self._give_way(time.monotonic() - started, self._busy_clock() - busy_started)
         return handled
 
-    async def _claim(self, now: int):
+    async def _give_way(self, seconds: float, busy_seconds: float) -> None:
+        """After a batch that took `seconds`, during which the event loop's thread (which also answers arrivals)
+        was busy for `busy_seconds`: if that was nearly all the time and activities keep arriving, pause long
+        enough for processing to have had SHARE_WHILE_SATURATED of the time, or until arrivals pause. A loop
+        with time to spare goes on at once: processing then keeps up with any rate the node can answer."""
+        if busy_seconds < LOOP_SATURATED * seconds:
+            return
+        pause = seconds * (1 - SHARE_WHILE_SATURATED) / SHARE_WHILE_SATURATED
+        await self._until_arrivals_pause(deadline=time.monotonic() + pause)
+
+    async def _claim(self, now: int) -> list[tuple]:
+        """Lease the next BATCH due rows, in the order they fell due (arrival order for new ones): the order of
+        the inbox_due index, so that a claim reads a batch, not the whole backlog."""
         rows = await self._db.write_returning(
             "UPDATE inbox SET leased_until = ? WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' "
-            "AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until < ?) ORDER BY id LIMIT ?) "
-            "RETURNING id, json, recipient, attempts, received_at",
+            "AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until < ?) "
+            "ORDER BY next_attempt_at, id LIMIT ?) "
+            "RETURNING id, json, recipient, attempts, received_at, next_attempt_at",
             (now + LEASE_SECONDS, now, now, BATCH),
         )
-        return sorted(rows, key=lambda row: row[0])
+        return [tuple(row)[:5] for row in sorted(rows, key=lambda row: (row[5], row[0]))]
 
     async def _process(self, row) -> tuple:
         """Hand one activity on; returns its outcome (state, attempts, next attempt, error, id) to write."""
@@ -403,13 +453,23 @@ class InboxWorker:
         return "done", attempts + 1, now, None, row_id
 
     async def _db_finish(self, outcomes: list[tuple]) -> None:
-        async with self._db.transaction() as connection:
-            await connection.executemany(
-                "UPDATE inbox SET state = ?, attempts = ?, next_attempt_at = ?, leased_until = NULL, "
-                "last_error = ? WHERE id = ?", outcomes)
+        """Every outcome of a batch in one statement (one commit, one trip to the database thread)."""
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(outcomes))
+        await self._db.write(
+            "UPDATE inbox SET state = outcome.column1, attempts = outcome.column2, next_attempt_at = outcome.column3, "
+            f"leased_until = NULL, last_error = outcome.column4 FROM (VALUES {values}) AS outcome "
+            "WHERE inbox.id = outcome.column5", [value for outcome in outcomes for value in outcome])
 
     async def _seconds_until_due(self) -> float:
         earliest = await self._db.scalar("SELECT MIN(next_attempt_at) FROM inbox WHERE state = 'pending'")
         if earliest is None:
             return 60.0
         return min(max(earliest - self._clock(), 0.05), 60.0)
+
+
+async def failed(db, limit: int) -> list:
+    """The most recent inbound activities the worker refused or gave up on, with the reason: what the operator
+    reads to see why a peer's post is missing."""
+    return await db.fetch_all(
+        "SELECT activity_id, actor_iri, type, attempts, last_error, received_at FROM inbox WHERE state = 'failed' "
+        "ORDER BY received_at DESC, id DESC LIMIT ?", (limit,))

@@ -24,6 +24,7 @@ CLOCK_SKEW_MARGIN = timedelta(hours=1)
 
 SUPPORTED_ALGORITHMS = ("rsa-sha256", "hs2019")
 REQUEST_TARGET = "(request-target)"
+PSEUDO_HEADERS = frozenset({REQUEST_TARGET, "(created)", "(expires)"})  # signed, but not request headers
 DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 
 _ONLY_SPACE_LEFT = re.compile(r"\s*\Z")
@@ -32,6 +33,8 @@ _ESCAPED = re.compile(r"\\(.)")
 # "(?:[^"\\]|\\.)*", but without one alternation per character (a 344-character signature costs 5x less).
 _PARAMETER = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("[^"\\]*(?:\\.[^"\\]*)*"|[^",\s]*)\s*(?:,|$)')
 _UNIX_TIME = re.compile(r"[0-9]{1,12}")
+PKCS1V15 = padding.PKCS1v15()  # stateless parameter objects, made once
+SHA256 = hashes.SHA256()
 
 
 class SignatureError(Exception):
@@ -140,7 +143,7 @@ def _headers_to_sign(headers: Mapping[str, str], *, has_body: bool) -> list[str]
 
 
 def _rsa_sign(private_pem: str, data: bytes) -> bytes:
-    return load_rsa_private_key(private_pem).sign(data, padding.PKCS1v15(), hashes.SHA256())
+    return load_rsa_private_key(private_pem).sign(data, PKCS1V15, SHA256)
 
 
 @functools.lru_cache(maxsize=256)
@@ -155,7 +158,6 @@ def load_rsa_private_key(private_pem: str) -> rsa.RSAPrivateKey:
 # ---------------------------------------------------------------- parsing
 
 
-@functools.lru_cache(maxsize=256)
 def parse_signature_header(value: str) -> CavageSignature:
     """Parse `keyId="…",algorithm="…",headers="…",signature="…"`; SignatureError if malformed."""
     params = _signature_parameters(value)
@@ -182,9 +184,11 @@ def _signature_parameters(value: object) -> dict[str, str]:
         raise SignatureError("Signature header is empty")
     params: dict[str, str] = {}
     position = 0
-    while not _ONLY_SPACE_LEFT.match(value, position):
+    while True:
         match = _PARAMETER.match(value, position)
-        if match is None or match.end() == position:
+        if match is None or match.end() == position:  # a parameter needs a letter: only spaces can be left
+            if _ONLY_SPACE_LEFT.match(value, position):
+                break
             raise SignatureError(f"Signature header is malformed near character {position + 1}")
         name, raw = match.group(1).lower(), match.group(2)
         if name in params:
@@ -237,17 +241,23 @@ def verify_request(
     """
     _check_algorithm(signature)
     _check_signed_headers(signature, require_digest=require_digest or bool(body))
-    _check_time_window(signature, headers, now)
-    if "digest" in signature.headers:
-        check_digest(get_header(headers, "Digest"), body or b"")
+    values = _signed_values(signature, headers)
+    _check_time_window(signature, values, now)
+    if "digest" in values:
+        check_digest(values["digest"], body or b"")
     public_key = load_rsa_public_key(public_pem)
     for target in _request_targets(method, path_with_query):
-        signing_string = _signing_string(signature, target, headers)
+        signing_string = _signing_string(signature, target, values)
         if _rsa_verifies(public_key, signature.signature, signing_string):
             return
     raise SignatureError(
         "Signature does not match: signed with another key, or for another method, path, host or header values"
     )
+
+
+def _signed_values(signature: CavageSignature, headers: Mapping[str, str]) -> dict[str, str | None]:
+    """Each signed header's value (None when absent), each looked up once; pseudo-headers are left out."""
+    return {name: get_header(headers, name) for name in signature.headers if name not in PSEUDO_HEADERS}
 
 
 def _check_algorithm(signature: CavageSignature) -> None:
@@ -274,8 +284,8 @@ def _check_signed_headers(signature: CavageSignature, *, require_digest: bool) -
             raise SignatureError(f"{pseudo} is signed but the Signature header has no {pseudo[1:-1]} parameter")
 
 
-def _check_time_window(signature: CavageSignature, headers: Mapping[str, str], now: datetime) -> None:
-    source, created = _creation_time(signature, headers)
+def _check_time_window(signature: CavageSignature, values: dict[str, str | None], now: datetime) -> None:
+    source, created = _creation_time(signature, values)
     # Unlike Mastodon, an unsigned `created` or `expires` parameter is ignored: a replayer could rewrite it.
     signed_expires = signature.expires if "(expires)" in signature.headers else None
     expires = None if signed_expires is None else from_unix_time(signed_expires)
@@ -303,10 +313,10 @@ def check_time_window(source: str, created: datetime, expires: datetime | None, 
         )
 
 
-def _creation_time(signature: CavageSignature, headers: Mapping[str, str]) -> tuple[str, datetime]:
+def _creation_time(signature: CavageSignature, values: dict[str, str | None]) -> tuple[str, datetime]:
     if "(created)" in signature.headers and signature.created is not None:
         return "(created)", from_unix_time(signature.created)
-    date = get_header(headers, "Date")
+    date = values.get("date")
     if date is None:
         raise SignatureError("Date header is missing")
     return "Date", parse_http_date(date)
@@ -343,7 +353,7 @@ def _request_targets(method: str, path_with_query: str) -> list[str]:
     return [with_query, f"{method.lower()} {path}"] if question_mark else [with_query]
 
 
-def _signing_string(signature: CavageSignature, request_target: str, headers: Mapping[str, str]) -> bytes:
+def _signing_string(signature: CavageSignature, request_target: str, values: dict[str, str | None]) -> bytes:
     lines = []
     for name in signature.headers:
         if name == REQUEST_TARGET:
@@ -353,7 +363,7 @@ def _signing_string(signature: CavageSignature, request_target: str, headers: Ma
         elif name == "(expires)":
             lines.append(f"{name}: {signature.expires}")
         else:
-            value = get_header(headers, name)
+            value = values[name]
             if value is None:
                 raise SignatureError(f"signed header {name!r} is missing from the request")
             lines.append(f"{name}: {value}")
@@ -374,7 +384,7 @@ def load_rsa_public_key(public_pem: str) -> rsa.RSAPublicKey:
 
 def _rsa_verifies(public_key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
     try:
-        public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        public_key.verify(signature, data, PKCS1V15, SHA256)
     except InvalidSignature:
         return False
     return True

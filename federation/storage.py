@@ -19,6 +19,9 @@ class Storage(Protocol):
 
     async def write_returning(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]: ...
 
+    async def quick_write_returning(self, sql: str, parameters: Sequence[Any] = (), *, size: int = 0) -> list[Any]:
+        """write_returning for a small, hot write (`size` bytes, roughly), run without leaving the event loop."""
+
     async def scalar(self, sql: str, parameters: Sequence[Any] = ()) -> Any: ...
 
     def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...

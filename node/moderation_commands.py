@@ -1,5 +1,5 @@
 """The operator's `coopnode` commands for whom the node federates with and how delivery goes: domain blocks and
-allows (Mastodon's CSV in and out) and the delivery queue (per-host health, retry)."""
+allows (Mastodon's CSV in and out), the delivery queue (per-host health, retry) and refused inbound activities."""
 
 import argparse
 import sys
@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from federation import delivery, policy
+from federation import delivery, inbox, policy
 from node.commands import UsageError, opened_node
 
 MODE_NOTE = ('The federation mode is set in node.toml: [federation] mode = "open" (everyone but blocked domains) '
@@ -54,6 +54,15 @@ def add_parsers(commands_parsers, data_option: argparse.ArgumentParser) -> None:
     retry.set_defaults(handler=deliveries_retry)
     retry.add_argument("--host", help="only deliveries to this host (as `coopnode deliveries` shows it)")
     retry.add_argument("--activity", metavar="ID", help="only deliveries of this activity id")
+
+    inbox_parser = commands_parsers.add_parser("inbox", parents=[data_option], help="inbound activities refused")
+    inbox_commands = inbox_parser.add_subparsers(dest="inbox_command", required=True, metavar="ACTION")
+    failures = inbox_commands.add_parser(
+        "failed", parents=[data_option], help="list inbound activities that were refused, with the reason",
+        description="Activities that passed the inbox's signature checks but were refused when processed (an "
+                    "invalid need or offer, a post attributed to another server, …), newest first, with the reason.")
+    failures.set_defaults(handler=inbox_failed)
+    failures.add_argument("--limit", type=int, default=50, help="how many (default 50)")
 
 
 def _domain(text: str) -> str:
@@ -154,6 +163,18 @@ async def deliveries_show(args: argparse.Namespace) -> int:
         error = " ".join((host.last_error or "-").split())
         print(f"{host.host:32} {host.pending:7} {host.failed:6} {host.expired:7} {host.sent:6} "
               f"{host.last_status or '-':>4}  {paused:18}  {error[:100]}")
+    return 0
+
+
+async def inbox_failed(args: argparse.Namespace) -> int:
+    async with opened_node(args) as (config, db, urls):
+        rows = await inbox.failed(db, max(args.limit, 1))
+    if not rows:
+        print("No refused inbound activities.", file=sys.stderr)
+        return 0
+    for row in rows:
+        print(f"{_when(row['received_at'])}  {row['type']:8} {row['activity_id']}\n  from {row['actor_iri']} "
+              f"after {row['attempts']} attempt(s): {' '.join((row['last_error'] or '-').split())}")
     return 0
 
 

@@ -102,6 +102,8 @@ async def test_an_invalid_proposal_is_refused_with_its_reason_and_the_worker_goe
     assert [(row["state"], row["attempts"]) for row in rows] == [("failed", 1), ("done", 1)]
     assert "not a valid need or offer" in rows[0]["last_error"] and "quantity" in rows[0]["last_error"]
     assert rows[1]["last_error"] is None
+    [refused] = await inbox.failed(node.db, 10)  # what `coopnode inbox failed` shows the operator
+    assert refused["activity_id"] == rows[0]["activity_id"] and "quantity" in refused["last_error"]
     assert any("quantity" in record.getMessage() and rows[0]["activity_id"] in record.getMessage()
                for record in caplog.records)
     assert await stored(node, NEED) is None and await proposals.get(node.db, NEED) is None

@@ -1,18 +1,19 @@
-"""The operator's commands: domain blocks and allows (with Mastodon's CSV in and out) and the delivery queue."""
+"""The operator's commands: domain blocks and allows (with Mastodon's CSV in and out), the delivery queue and
+refused inbound activities."""
 
 import time
 
 import pytest
 from processes import run
 
-from federation import delivery, policy
+from federation import delivery, inbox, policy
 from federation.client import PostResult
 from federation.delivery import DeliveryWorker
 from node.cli import main
 from node.db import Database
 
 SUBCOMMANDS = [["block"], ["allow"], ["unblock"], ["policies"], ["policies", "list"], ["policies", "import"],
-               ["policies", "export"], ["deliveries"], ["deliveries", "retry"]]
+               ["policies", "export"], ["deliveries"], ["deliveries", "retry"], ["inbox", "failed"]]
 MASTODON_EXPORT = (
     "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n"
     "spam.example,suspend,false,false,Spam,false\n"
@@ -227,3 +228,15 @@ async def test_retry_errors(data, db, capsys):
     assert code == 0 and out.startswith("0 deliveries") and "Nothing to retry" in err
     code, _, err = run(capsys, "--data", data, "deliveries", "retry", "--host", "typo.example")
     assert code == 1 and "no deliveries to typo.example" in err and err.startswith("coopnode: error:")
+
+
+async def test_inbox_failed_shows_refused_activities_with_their_reason(data, db, capsys):
+    code, out, err = run(capsys, "--data", data, "inbox", "failed")
+    assert code == 0 and out == "" and "No refused inbound activities" in err
+    create = {"id": "https://social.example/activities/1", "type": "Create", "actor": "https://social.example/users/ann"}
+    await inbox.store(db, create, None, int(time.time()))
+    await db.write("UPDATE inbox SET state = 'failed', attempts = 1, last_error = ?",
+                   ("https://social.example/o/1 is not a valid need or offer: quantity: must be positive",))
+    code, out, _ = run(capsys, "--data", data, "inbox", "failed")
+    assert code == 0 and "https://social.example/activities/1" in out and "quantity: must be positive" in out
+    assert "from https://social.example/users/ann" in out
