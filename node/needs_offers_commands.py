@@ -44,7 +44,7 @@ FIELD_HELP = {
     "unit_based": ("yes|no", "an offer sold in whole lots of --quantity"),
     "starts": ("DATE", "start of the window, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"),
     "ends": ("DATE", "end of the window: the need or offer expires then (required)"),
-    "due": ("DATE", "when it is due, within the window"),
+    "due": ("DATE", "when it must be delivered or done (it may fall after the window closes)"),
     "recurrence": ("RULE", "ISO 8601 repeating interval, e.g. R/P1W for every week"),
     "area_latitude": ("DEGREES", "centre of the area it holds in (default: the actor's location)"),
     "area_longitude": ("DEGREES", "centre of the area it holds in (default: the actor's location)"),
