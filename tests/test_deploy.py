@@ -1,4 +1,5 @@
-"""The deploy files stay true to the code: the example config loads, the image copies every package."""
+"""The deploy files stay true to the code: the example config loads, the image copies every package, and an
+install carries every data file."""
 
 import re
 import tomllib
@@ -24,6 +25,17 @@ def test_image_copies_every_package_the_project_installs():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.MULTILINE))
     assert copied == set(packages)
+
+
+def test_every_data_file_of_a_package_is_installed():
+    """A non-editable install (the quick start's `pip install .`) carries only what package-data names."""
+    setuptools = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for package in setuptools["packages"]:
+        patterns = setuptools["package-data"].get(package, [])
+        data_files = [path.relative_to(REPOSITORY / package) for path in (REPOSITORY / package).rglob("*")
+                      if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts]
+        missed = [str(path) for path in data_files if not any(path.match(pattern) for pattern in patterns)]
+        assert missed == [], f"{package}: not in package-data: {missed}"
 
 
 def test_proxies_keep_the_host_header_and_cap_bodies():
