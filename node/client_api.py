@@ -203,15 +203,7 @@ async def _create(node: NodeState, actor: LocalActor, activity: dict) -> dict:
         raise ProposalError([FieldProblem("status", "a new need or offer is open (leave status out); close it "
                                                     "later with an Update")])
     iri = await node.federation.needs_offers.add(actor.username, proposal.kind, to_fields(proposal))
-    return await _announced(node, actor, iri, "Create")
-
-
-async def _announced(node: NodeState, actor: LocalActor, iri: str, kind: str) -> dict:
-    """The activity the service stored in the outbox for an object (the newest of that kind)."""
-    row = await node.db.fetch_one(
-        "SELECT json FROM outbox WHERE username = ? AND object_iri = ? AND type = ? ORDER BY seq DESC LIMIT 1",
-        (actor.username, iri, kind))
-    return json.loads(row[0])
+    return await objects.latest_outbox_activity(node.db, actor.username, iri, "Create")
 
 
 async def _own(node: NodeState, actor: LocalActor, iri: str | None, verb: str) -> dict:

@@ -140,6 +140,14 @@ async def append_outbox_many_in(connection, entries: list[tuple[dict, str, str |
          int(public), now) for activity, username, object_iri in entries])
 
 
+async def latest_outbox_activity(db: Database, username: str, object_iri: str, kind: str) -> dict | None:
+    """The newest activity of a type (Create, Update, …) the actor's outbox holds about an object."""
+    document = await db.scalar(
+        "SELECT json FROM outbox WHERE username = ? AND object_iri = ? AND type = ? ORDER BY seq DESC LIMIT 1",
+        (username, object_iri, kind))
+    return None if document is None else json.loads(document)
+
+
 async def outbox_activity(db: Database, activity_id: str) -> dict | None:
     document = await db.scalar("SELECT json FROM outbox WHERE activity_id = ? AND is_public = 1", (activity_id,))
     return None if document is None else json.loads(document)
