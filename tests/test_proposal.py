@@ -116,7 +116,8 @@ def test_what_mastodon_reads():
 
 def test_ingest_normalises_older_valueflows_and_literal_forms():
     _proposal, wire = document()
-    old = {key: value for key, value in wire.items() if key not in ("publishes", "purpose")}
+    old = {key: value for key, value in wire.items() if key not in ("publishes", "purpose", "name", "note")}
+    old["https://schema.org/name"], old["http://schema.org/description"] = wire["name"], wire["note"]
     old["https://w3id.org/valueflows#purpose"] = {"@id": "https://w3id.org/valueflows#request"}
     intent = dict(wire["publishes"])
     intent["action"] = "vf:transfer"
@@ -127,6 +128,7 @@ def test_ingest_normalises_older_valueflows_and_literal_forms():
     old["ValueFlows:publishes"] = intent
     parsed, normal = read(old, CPV, now=NOW)
     assert parsed.kind == "need" and parsed.quantity.unit == "kilogram" and parsed.action == "transfer"
+    assert (parsed.title, parsed.description) == (POTATOES["title"], POTATOES["description"])
     assert normal["publishes"]["resourceQuantity"]["hasUnit"] == "kilogram"
 
 

@@ -15,6 +15,7 @@ TERM_NAMESPACES = (
     "https://w3id.org/valueflows/", "http://w3id.org/valueflows/", "vf:", "ValueFlows:", "valueflows:",
     "http://www.ontology-of-units-of-measure.org/resource/om-2/", "om2:", "om:",
     "https://www.w3.org/ns/activitystreams#", "as:", "https://w3id.org/coop-commons/ns#", "ccn:",
+    "https://schema.org/", "http://schema.org/", "schema:",  # schema.org's name, description, … either scheme
 )
 RENAMED_TERMS = {"atLocation": "location", "numericValue": "hasNumericalValue"}
 VOCAB_VALUED = {"purpose", "action", "hasUnit", "type", "@type"}
@@ -82,7 +83,7 @@ def read(document: dict, cpv: CpvList, *, now: datetime | None = None) -> tuple[
     kind = _kind(normal, intent)
     fields = {
         "title": _title(normal),
-        "description": normal.get("note") if isinstance(normal.get("note"), str) else None,
+        "description": next((normal[key] for key in ("note", "description") if isinstance(normal.get(key), str)), None),
         "cpv": _classifications(intent),
         "action": intent.get("action"),
         "starts": normal.get("hasBeginning") or intent.get("hasBeginning"),
