@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Awaitable, Callable, Iterable, Mapping
 
-from federation import delivery, policy
-from node import actors, objects, proposals
+from node import actors, proposals
 from node.actors import LocalActor
 from node.hubs import Hubs
-from node.publish import Publisher, without_context
-from vocab.as2 import host_of
-from vocab.context import AS2_PUBLIC, document_context
+from node.publish import Outgoing, Publisher, without_context
+from vocab.context import AS2_PUBLIC
 from vocab.cpv import CpvList
 from vocab.proposal import FIELDS, Proposal, ProposalError, build
 from vocab.proposal_document import Publication, proposal_as2
@@ -167,29 +165,16 @@ class NeedsAndOffers:
 
     async def _store(self, items: list[Prepared]) -> None:
         """Objects, index rows, outbox entries and deliveries of every item in one transaction, then the hooks."""
-        now = self._now()
-        domain_policy = await policy.load(self.db)
-        mode = self.publisher.config.federation_mode
-        inboxes_of: dict[str, list[str]] = {}
-        for username in {item.username for item in items}:
-            inboxes_of[username] = [inbox for inbox in await self.publisher.follower_inboxes(username)
-                                    if domain_policy.is_allowed(host_of(inbox), mode)]
-        context = document_context()  # one copy for the batch: the activities are only serialised and read
-        activities = [{"@context": context, **item.activity} for item in items]
-        async with self.db.transaction() as connection:  # a few statements per batch, not per item
-            await objects.save_many_in(connection, [(item.iri, item.username, item.index_row[3], item.document)
-                                                    for item in items], now=now)
+        inboxes_of = {username: await self.publisher.follower_inboxes(username)
+                      for username in {item.username for item in items}}
+
+        async def index(connection):
             await proposals.save_many_in(connection, [item.index_row for item in items])
-            await objects.append_outbox_many_in(connection, [(activity, item.username, item.iri)
-                                                             for item, activity in zip(items, activities)],
-                                                public=True, now=now)
-            for item, activity in zip(items, activities):
-                if inboxes_of[item.username]:
-                    body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-                    await delivery.enqueue_in(connection, activity_id=activity["id"], sender=item.username,
-                                              body=body, inboxes=inboxes_of[item.username], now=now)
-        self.publisher.wake()
-        published = [(item.username, item.iri, activity) for item, activity in zip(items, activities)]
+
+        await self.publisher.send_all([
+            Outgoing(item.username, item.activity, inboxes_of[item.username], public=True, object_iri=item.iri,
+                     object_document=item.document, object_kind=item.index_row[3]) for item in items], also=index)
+        published = [(item.username, item.iri, item.activity) for item in items]
         for hook in self.after_publish:
             await hook(published)
 

@@ -49,10 +49,6 @@ class Publisher:
     def _now(self) -> int:
         return int(self._clock())
 
-    def wake(self) -> None:
-        """Tell the delivery worker there is new work."""
-        self._wake()
-
     def new_activity_id(self) -> str:
         return f"{self.urls.base}/activities/{uuid.uuid4().hex}"
 
@@ -68,33 +64,37 @@ class Publisher:
                                                       object_document, object_kind, tombstone, also)])
         return activity_id
 
-    async def send_all(self, outgoing: list["Outgoing"]) -> list[str]:
-        """`send` for several activities in one transaction (all or nothing); their ids."""
+    async def send_all(self, outgoing: list["Outgoing"], *, also=None) -> list[str]:
+        """`send` for several activities in one transaction (all or nothing), a few statements for the whole
+        batch; `also(connection)` writes what belongs to the batch as a whole. Their ids."""
         now = self._now()
         domain_policy = await policy.load(self.db)
-        prepared = []
-        for item in outgoing:
-            activity = {"@context": document_context(), **item.activity}
-            body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            inboxes = [inbox for inbox in item.inboxes
-                       if domain_policy.is_allowed(host_of(inbox), self.config.federation_mode)]
-            prepared.append((item, activity, body, inboxes))
+        context = document_context()  # one copy for the batch: the activities are only serialised
+        activities = [{"@context": context, **item.activity} for item in outgoing]
         async with self.db.transaction() as connection:
-            for item, activity, body, inboxes in prepared:
+            if also is not None:
+                await also(connection)
+            for item in outgoing:
                 if item.also is not None:
                     await item.also(connection)
-                if item.object_document is not None:
-                    await objects.save_in(connection, iri=item.object_iri, username=item.username,
-                                          kind=item.object_kind, document=item.object_document, now=now)
+            await objects.save_many_in(connection, [
+                (item.object_iri, item.username, item.object_kind, item.object_document)
+                for item in outgoing if item.object_document is not None], now=now)
+            for item in outgoing:
                 if item.tombstone is not None:
                     await objects.tombstone_in(connection, item.tombstone, now)
-                if item.public:
-                    await objects.append_outbox_in(connection, activity=activity, username=item.username,
-                                                   object_iri=item.object_iri, public=True, now=now)
-                await delivery.enqueue_in(connection, activity_id=activity["id"], sender=item.username, body=body,
-                                          inboxes=inboxes, now=now)
+            await objects.append_outbox_many_in(connection, [
+                (activity, item.username, item.object_iri)
+                for item, activity in zip(outgoing, activities) if item.public], public=True, now=now)
+            for item, activity in zip(outgoing, activities):
+                inboxes = [inbox for inbox in item.inboxes
+                           if domain_policy.is_allowed(host_of(inbox), self.config.federation_mode)]
+                if inboxes:  # the body is only kept for deliveries
+                    body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+                    await delivery.enqueue_in(connection, activity_id=activity["id"], sender=item.username,
+                                              body=body, inboxes=inboxes, now=now)
         self._wake()
-        return [activity["id"] for _, activity, _, _ in prepared]
+        return [activity["id"] for activity in activities]
 
     async def follower_inboxes(self, username: str) -> list[str]:
         """Where a post to followers goes: one shared inbox per server where there is one, deduplicated."""

@@ -138,6 +138,7 @@ async def test_nothing_is_half_written_when_queueing_fails(setup, monkeypatch):
     async def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
+    await add_remote(db, remote("ann"), follower_of="preston")  # a follower, so the note is queued
     monkeypatch.setattr(delivery, "enqueue_in", broken)
     with pytest.raises(RuntimeError):
         await publisher.create_note("preston", "lost?")
