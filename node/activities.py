@@ -297,9 +297,12 @@ class InboundHandler:
 
 
 def looks_like_proposal(document: dict) -> bool:
-    """Whether an object is a need or offer in any of the forms peers send (read by its normalised types)."""
+    """Whether an object is a need or offer in any of the forms peers send (read by its normalised types: only
+    the type keys are normalised here, since read() normalises the whole document again)."""
+    type_keys = {key: value for key, value in document.items()
+                 if proposal_ingest.local_name(key) in ("type", "@type")}
     try:
-        return proposal_ingest.is_proposal(proposal_ingest.normalise(document))
+        return proposal_ingest.is_proposal(proposal_ingest.normalise(type_keys))
     except ProposalError:  # nested too deeply to read: let read() refuse it with the reason
         return bool({"Proposal", "Intent"}.intersection(types_of(document)))
 
