@@ -20,6 +20,7 @@ from node.db import Database
 from node.publish import Publisher, without_context
 from node.urls import Urls
 from nodes import bound_socket, preston_hub, preston_larder
+from test_proposal import in_older_forms
 from test_publish import add_remote, queued, remote
 from vocab.cpv import CpvList
 from vocab.proposal import build
@@ -111,16 +112,7 @@ async def test_an_invalid_proposal_is_refused_with_its_reason_and_the_worker_goe
 
 
 async def test_an_older_valueflows_document_is_normalised(node):
-    wire = proposal_document(NEED, ANN)
-    old = {key: value for key, value in wire.items() if key not in ("publishes", "purpose", "type")}
-    old["type"] = ["Note", "https://w3id.org/valueflows#Proposal"]
-    old["https://w3id.org/valueflows#purpose"] = {"@id": "https://w3id.org/valueflows#request"}
-    intent = dict(wire["publishes"])
-    intent["action"] = "vf:transfer"
-    quantity = intent.pop("resourceQuantity")
-    intent["resourceQuantity"] = {"om2:hasNumericalValue": quantity["hasNumericalValue"],
-                                  "om2:hasUnit": "om2:kilogram"}
-    old["ValueFlows:publishes"] = intent
+    old = in_older_forms(proposal_document(NEED, ANN))
     await node(activity("Create", old, 1), None)
     kept = json.loads((await stored(node, NEED))["json"])
     assert kept["type"] == ["Note", "Proposal"] and kept["purpose"] == "request"

@@ -114,10 +114,14 @@ def test_what_mastodon_reads():
     assert isinstance(wire["publishes"]["resourceClassifiedAs"], list)
 
 
-def test_ingest_normalises_older_valueflows_and_literal_forms():
-    _proposal, wire = document()
-    old = {key: value for key, value in wire.items() if key not in ("publishes", "purpose", "name", "note")}
-    old["https://schema.org/name"], old["http://schema.org/description"] = wire["name"], wire["note"]
+def in_older_forms(wire: dict) -> dict:
+    """A rendered proposal as older or other writers put it: the old ValueFlows namespace, CURIEs, OM 2.0
+    literals, {"@id"} wrappers and schema.org terms in either scheme."""
+    old = {key: value for key, value in wire.items() if key not in ("publishes", "purpose", "type", "name", "note")}
+    old["type"] = ["Note", "https://w3id.org/valueflows#Proposal"]
+    for ours, schema_term in (("name", "https://schema.org/name"), ("note", "http://schema.org/description")):
+        if ours in wire:
+            old[schema_term] = wire[ours]
     old["https://w3id.org/valueflows#purpose"] = {"@id": "https://w3id.org/valueflows#request"}
     intent = dict(wire["publishes"])
     intent["action"] = "vf:transfer"
@@ -126,6 +130,12 @@ def test_ingest_normalises_older_valueflows_and_literal_forms():
                                   "om2:hasUnit": "om2:kilogram"}
     intent["resourceClassifiedAs"] = [{"@id": iri} for iri in intent["resourceClassifiedAs"]]
     old["ValueFlows:publishes"] = intent
+    return old
+
+
+def test_ingest_normalises_older_valueflows_and_literal_forms():
+    _proposal, wire = document()
+    old = in_older_forms(wire)
     parsed, normal = read(old, CPV, now=NOW)
     assert parsed.kind == "need" and parsed.quantity.unit == "kilogram" and parsed.action == "transfer"
     assert (parsed.title, parsed.description) == (POTATOES["title"], POTATOES["description"])
