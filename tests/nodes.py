@@ -212,6 +212,15 @@ def preston_hub(**changes) -> Profile:
     return Profile(**fields)
 
 
+async def data_dir_rows(data_dir: Path, sql: str, parameters=()) -> list[tuple]:
+    """The rows a query finds in the database of a node's data directory (one made by the CLI)."""
+    db = await Database.open(data_dir / "coopnode.sqlite3")
+    try:
+        return [tuple(row) for row in await db.fetch_all(sql, parameters)]
+    finally:
+        await db.close()
+
+
 @asynccontextmanager
 async def node_database(node: RunningNode):
     """The running node's database through a second connection, as the CLI would open it."""

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from nodes import (
+    data_dir_rows,
     eventually,
     follower_state,
     following_state,
@@ -44,24 +45,16 @@ async def peer(tmp_path):
         yield node
 
 
-async def rows(data, sql, parameters=()):
-    db = await Database.open(data / "coopnode.sqlite3")
-    try:
-        return [tuple(row) for row in await db.fetch_all(sql, parameters)]
-    finally:
-        await db.close()
-
-
 async def queued(data) -> list[tuple[str, str, dict]]:
     """(host, inbox, activity) of every pending delivery, oldest first."""
-    found = await rows(data, "SELECT d.host, d.inbox_url, p.body FROM deliveries d JOIN delivery_payloads p "
+    found = await data_dir_rows(data, "SELECT d.host, d.inbox_url, p.body FROM deliveries d JOIN delivery_payloads p "
                              "ON p.activity_id = d.activity_id WHERE d.state = 'pending' ORDER BY d.id")
     return [(host, inbox, json.loads(body)) for host, inbox, body in found]
 
 
 async def sent(data) -> list[tuple[str, str, dict]]:
     """(host, inbox, activity) of every delivery, whatever its state."""
-    found = await rows(data, "SELECT d.host, d.inbox_url, p.body FROM deliveries d JOIN delivery_payloads p "
+    found = await data_dir_rows(data, "SELECT d.host, d.inbox_url, p.body FROM deliveries d JOIN delivery_payloads p "
                              "ON p.activity_id = d.activity_id ORDER BY d.id")
     return [(host, inbox, json.loads(body)) for host, inbox, body in found]
 
@@ -98,13 +91,13 @@ async def test_follow_queues_a_follow_to_the_peer(data, peer, capsys, by):
     code, out, err = await run_async(capsys, "--data", data, "follow", "preston", target)
     assert code == 0, err
     assert peer.actor_iri(LARDER) in out and "coopnode serve" in out
-    assert await rows(data, "SELECT username, actor_iri, state FROM following") == [
+    assert await data_dir_rows(data, "SELECT username, actor_iri, state FROM following") == [
         ("preston", peer.actor_iri(LARDER), "requested")]
     [(host, inbox, activity)] = await queued(data)
     assert host == peer.domain and inbox == f"{peer.actor_iri(LARDER)}/inbox"
     assert activity["type"] == "Follow" and activity["object"] == peer.actor_iri(LARDER)
     assert activity["actor"] == "http://coop.example/actors/preston"
-    assert (await rows(data, "SELECT follow_id FROM following"))[0][0] == activity["id"]
+    assert (await data_dir_rows(data, "SELECT follow_id FROM following"))[0][0] == activity["id"]
     code, out, _ = await run_async(capsys, "--data", data, "following", "list", "preston")
     assert code == 0 and "requested" in out and f"@{LARDER}@{peer.domain}" in out
 
@@ -114,7 +107,7 @@ async def test_unfollow_queues_undo_of_the_stored_follow(data, peer, capsys):
     [(_, _, follow)] = await queued(data)
     code, out, err = await run_async(capsys, "--data", data, "unfollow", "preston", f"@{LARDER}@{peer.domain}")
     assert code == 0 and "no longer follows" in out, err
-    assert await rows(data, "SELECT * FROM following") == []
+    assert await data_dir_rows(data, "SELECT * FROM following") == []
     undo = (await queued(data))[-1][2]
     assert undo["type"] == "Undo" and undo["object"]["id"] == follow["id"]
     assert undo["object"]["object"] == peer.actor_iri(LARDER)
@@ -165,7 +158,7 @@ async def test_approve_and_reject_with_manual_approval(tmp_path, capsys):
         await eventually(lambda: _equals(following_state(b, LARDER, a.actor_iri("preston")), "accepted"),
                          timeout=15)
         [accept] = [activity for _, _, activity in await sent(a.config.data_dir) if activity["type"] == "Accept"]
-        follow_id = (await rows(b.config.data_dir, "SELECT follow_id FROM following"))[0][0]
+        follow_id = (await data_dir_rows(b.config.data_dir, "SELECT follow_id FROM following"))[0][0]
         assert accept["object"] == {"id": follow_id, "type": "Follow", "actor": larder,
                                     "object": a.actor_iri("preston")}
         code, _, err = await run_async(capsys, "--data", a.config.data_dir, "followers", "approve", "preston",
@@ -192,7 +185,7 @@ async def test_approve_queues_an_accept_embedding_the_stored_follow(data, peer, 
     assert accept["type"] == "Accept" and accept["actor"] == "http://coop.example/actors/preston"
     assert accept["object"] == {"id": "https://peer.example/follows/42", "type": "Follow", "actor": larder,
                                 "object": "http://coop.example/actors/preston"}
-    assert await rows(data, "SELECT state FROM followers") == [("accepted",)]
+    assert await data_dir_rows(data, "SELECT state FROM followers") == [("accepted",)]
     code, _, err = await run_async(capsys, "--data", data, "followers", "approve", "preston", larder)
     assert code == 0 and "nothing to approve" in err
     assert len(await queued(data)) == 2  # no second Accept
@@ -206,7 +199,7 @@ async def test_followers_errors(data, peer, capsys):
     assert code == 1 and "does not follow preston" in err and "Traceback" not in err
     code, _, err = await run_async(capsys, "--data", data, "followers", "reject", "preston", "not-a-handle")
     assert code == 1 and "neither a handle" in err
-    assert await rows(data, "SELECT COUNT(*) FROM deliveries") == [(0,)]
+    assert await data_dir_rows(data, "SELECT COUNT(*) FROM deliveries") == [(0,)]
 
 
 async def test_follow_errors_write_nothing(data, peer, capsys):
@@ -225,15 +218,15 @@ async def test_follow_errors_write_nothing(data, peer, capsys):
         code, out, err = await run_async(capsys, "--data", data, "follow", *arguments)
         assert code == 1 and words in err, (arguments, err)
         assert err.startswith("coopnode: error:") and "Traceback" not in err and out == ""
-    assert await rows(data, "SELECT COUNT(*) FROM following") == [(0,)]
-    assert await rows(data, "SELECT COUNT(*) FROM deliveries") == [(0,)]
+    assert await data_dir_rows(data, "SELECT COUNT(*) FROM following") == [(0,)]
+    assert await data_dir_rows(data, "SELECT COUNT(*) FROM deliveries") == [(0,)]
 
 
 async def test_follow_respects_the_domain_policy(data, peer, capsys):
     assert (await run_async(capsys, "--data", data, "block", "127.0.0.1"))[0] == 0
     code, _, err = await run_async(capsys, "--data", data, "follow", "preston", f"@{LARDER}@{peer.domain}")
     assert code == 1 and "not allowed by this node's domain policy" in err
-    assert await rows(data, "SELECT COUNT(*) FROM following") == [(0,)]
+    assert await data_dir_rows(data, "SELECT COUNT(*) FROM following") == [(0,)]
 
 
 async def test_a_production_node_refuses_loopback_peers(tmp_path, peer, capsys):

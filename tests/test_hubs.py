@@ -13,7 +13,7 @@ from node.db import Database
 from node.needs_offers import service_for
 from node.publish import Publisher
 from node.urls import Urls
-from nodes import Clock, preston_hub, preston_larder, running_node
+from nodes import Clock, data_dir_rows, preston_hub, preston_larder, running_node
 from processes import run, run_async
 from test_publish import add_remote, queued, remote
 from vocab.context import AS2_PUBLIC
@@ -115,14 +115,6 @@ def data(tmp_path, capsys):
     return directory
 
 
-async def rows(data, sql, parameters=()):
-    db = await Database.open(data / "coopnode.sqlite3")
-    try:
-        return [tuple(row) for row in await db.fetch_all(sql, parameters)]
-    finally:
-        await db.close()
-
-
 async def test_members_add_list_remove_a_local_member(data, capsys):
     larder = "http://coop.example/actors/larder"
     code, out, err = run(capsys, "--data", data, "members", "add", "preston", "larder")
@@ -131,11 +123,11 @@ async def test_members_add_list_remove_a_local_member(data, capsys):
     assert code == 0 and "was already a member" in out
     code, out, err = run(capsys, "--data", data, "members", "list", "preston")
     assert code == 0 and larder in out and "(local)" in out and "1 member(s)" in err
-    assert await rows(data, "SELECT hub, member_iri FROM hub_members") == [("preston", larder)]
+    assert await data_dir_rows(data, "SELECT hub, member_iri FROM hub_members") == [("preston", larder)]
     code, out, _ = run(capsys, "--data", data, "members", "remove", "preston", larder)
     assert code == 0 and "no longer a member" in out
-    assert await rows(data, "SELECT * FROM hub_members") == []
-    assert await rows(data, "SELECT * FROM deliveries") == []  # a local member needs no follow
+    assert await data_dir_rows(data, "SELECT * FROM hub_members") == []
+    assert await data_dir_rows(data, "SELECT * FROM deliveries") == []  # a local member needs no follow
 
 
 def test_members_of_something_that_is_not_a_hub_are_refused(data, capsys):
@@ -157,16 +149,16 @@ async def test_a_remote_member_is_followed_and_unfollowed_by_the_hub(data, tmp_p
         code, out, err = await run_async(capsys, "--data", data, "members", "add", "preston",
                                          f"@the_preston_larder@{peer.domain}")
         assert code == 0 and "asked to follow" in out, err
-        assert await rows(data, "SELECT member_iri FROM hub_members") == [(member,)]
-        assert await rows(data, "SELECT username, actor_iri, state FROM following") == [
+        assert await data_dir_rows(data, "SELECT member_iri FROM hub_members") == [(member,)]
+        assert await data_dir_rows(data, "SELECT username, actor_iri, state FROM following") == [
             ("preston", member, "requested")]
         code, out, _ = await run_async(capsys, "--data", data, "members", "list", "preston")
         assert f"@the_preston_larder@{peer.domain}" in out and "(followed: requested)" in out
         code, out, err = await run_async(capsys, "--data", data, "members", "remove", "preston", member)
         assert code == 0 and "no longer follows" in out, err
-    assert await rows(data, "SELECT * FROM hub_members") == []
-    assert await rows(data, "SELECT * FROM following") == []
-    bodies = await rows(data, "SELECT p.body FROM deliveries d JOIN delivery_payloads p USING (activity_id) "
+    assert await data_dir_rows(data, "SELECT * FROM hub_members") == []
+    assert await data_dir_rows(data, "SELECT * FROM following") == []
+    bodies = await data_dir_rows(data, "SELECT p.body FROM deliveries d JOIN delivery_payloads p USING (activity_id) "
                               "ORDER BY d.id")
     assert [json.loads(body)["type"] for (body,) in bodies] == ["Follow", "Undo"]
 
@@ -175,16 +167,16 @@ async def test_import_with_member_of_a_hub_adds_the_coops_as_members(data, capsy
     code, _, err = run(capsys, "--data", data, "import", "coops", SAMPLE, "--postcode-prefix", "PR1",
                        "--member-of", "preston")
     assert code == 0, err
-    hosted = await rows(data, "SELECT username FROM actors WHERE external_id IS NOT NULL")
-    members = await rows(data, "SELECT member_iri FROM hub_members WHERE hub = 'preston'")
+    hosted = await data_dir_rows(data, "SELECT username FROM actors WHERE external_id IS NOT NULL")
+    members = await data_dir_rows(data, "SELECT member_iri FROM hub_members WHERE hub = 'preston'")
     assert len(members) == len(hosted) > 3
     assert {iri for (iri,) in members} == {f"http://coop.example/actors/{name}" for (name,) in hosted}
     assert f"preston: {len(members)} new member(s)" in err
     # A rerun adds nothing twice; a hub that is not a Group is refused before anything is imported.
     assert run(capsys, "--data", data, "import", "coops", SAMPLE, "--postcode-prefix", "PR1",
                "--member-of", "preston")[0] == 0
-    assert len(await rows(data, "SELECT * FROM hub_members")) == len(members)
+    assert len(await data_dir_rows(data, "SELECT * FROM hub_members")) == len(members)
     code, _, err = run(capsys, "--data", data, "import", "coops", SAMPLE, "--postcode-prefix", "PR2",
                        "--member-of", "larder")
     assert code == 1 and "--member-of" in err and "not a hub" in err
-    assert len(await rows(data, "SELECT username FROM actors WHERE external_id IS NOT NULL")) == len(hosted)
+    assert len(await data_dir_rows(data, "SELECT username FROM actors WHERE external_id IS NOT NULL")) == len(hosted)
