@@ -220,7 +220,7 @@ async def _own(node: NodeState, actor: LocalActor, iri: str | None, verb: str) -
         raise Refusal(410, f"{iri} was withdrawn")
     if row["kind"] not in ("need", "offer"):
         raise Refusal(400, f"{iri} is a {row['kind']}, not a need or offer: {SUPPORTED}")
-    return json.loads(row["json"])
+    return objects.document_of(row)
 
 
 async def _update(node: NodeState, actor: LocalActor, activity: dict) -> dict:

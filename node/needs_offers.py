@@ -10,11 +10,11 @@ from typing import Awaitable, Callable, Iterable, Mapping
 from node import actors, proposals
 from node.actors import LocalActor
 from node.hubs import Hubs
-from node.publish import Outgoing, Publisher, without_context
+from node.publish import Outgoing, Publisher
 from vocab.context import AS2_PUBLIC
 from vocab.cpv import CpvList
 from vocab.proposal import FIELDS, Proposal, ProposalError, build
-from vocab.proposal_document import Publication, proposal_as2
+from vocab.proposal_document import Publication, proposal_body
 from vocab.profile import FieldProblem
 
 DEFAULT_RADIUS_KM = 30
@@ -154,9 +154,9 @@ class NeedsAndOffers:
             iri=iri, actor_iri=actor_iri, actor_name=actor.profile.name, followers_iri=f"{actor_iri}/followers",
             page_url=iri, published=datetime.fromtimestamp(published, timezone.utc),
             updated=None if updated is None else datetime.fromtimestamp(updated, timezone.utc))
-        document = proposal_as2(proposal, publication, self.cpv, self.tag_url)
+        document = proposal_body(proposal, publication, self.cpv, self.tag_url)  # the activity's @context covers it
         activity = {"id": self.publisher.new_activity_id(), "type": kind, "actor": actor_iri,
-                    "object": without_context(document), "to": document["to"], "cc": document["cc"]}
+                    "object": document, "to": document["to"], "cc": document["cc"]}
         if kind == "Create":
             activity["published"] = document["published"]
         row = proposals.index_row(proposal, iri=iri, username=actor.username, actor_iri=actor_iri, cpv=self.cpv,

@@ -1,6 +1,5 @@
 """Our posts and public activities by URL, negotiated like actors (AS2 JSON, JSON-LD, Turtle, HTML)."""
 
-import json
 
 from aiohttp import web
 
@@ -39,7 +38,7 @@ async def _render_object(node: NodeState, iri: str, representation) -> Rendered:
         if representation.name == "html":
             return await pages.error_page(node, 410, "Gone", "This post was withdrawn.")
         return rendered_json(tombstone, "application/activity+json", 410, CORS)
-    document = json.loads(row["json"])
+    document = objects.document_of(row)
     if representation.name == "html":
         if is_proposal(document):
             return await proposal_pages.proposal_page(node, document)

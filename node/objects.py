@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 
 from node.db import Database
-from vocab.context import document_json
+from vocab.context import stored_json, with_context
 
 MONTH_SECONDS = 30 * 86400
 HALF_YEAR_SECONDS = 180 * 86400
@@ -43,6 +43,7 @@ async def count_outbox(db: Database, username: str) -> int:
 
 
 async def outbox_page(db: Database, username: str, limit: int, offset: int) -> list[dict]:
+    """A page of the actor's public activities as kept: embedded in the page, they share its @context."""
     rows = await db.fetch_all(
         "SELECT json FROM outbox WHERE username = ? AND is_public = 1 ORDER BY seq DESC LIMIT ? OFFSET ?",
         (username, limit, offset),
@@ -55,6 +56,12 @@ async def get(db: Database, iri: str):
         "SELECT iri, username, kind, json, created_at, updated_at, deleted_at FROM objects WHERE iri = ?", (iri,))
 
 
+def document_of(row) -> dict:
+    """The document of a row from get: ours with our @context put back, a peer's as it came."""
+    document = json.loads(row["json"])
+    return document if row["username"] is None else with_context(document)
+
+
 SAVE_OBJECT = (
     "INSERT INTO objects (iri, username, kind, json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(iri) DO UPDATE SET json = excluded.json, kind = excluded.kind, "
@@ -62,14 +69,10 @@ SAVE_OBJECT = (
 )
 
 
-async def save_in(connection, *, iri: str, username: str | None, kind: str, document: dict, now: int) -> None:
-    """Insert or replace an object's authoritative JSON (ours when username is set, a peer's when None)."""
-    await connection.execute(SAVE_OBJECT, (iri, username, kind, document_json(document), now, now))
-
-
 async def save_many_in(connection, items: list[tuple[str, str | None, str, dict]], *, now: int) -> None:
-    """save_in for many (iri, username, kind, document): one statement, one hop to the database thread."""
-    await connection.executemany(SAVE_OBJECT, [(iri, username, kind, document_json(document), now, now)
+    """Insert or replace the authoritative JSON of our objects (iri, username, kind, document): one statement, one
+    hop to the database thread. Kept without our @context: read them with document_of."""
+    await connection.executemany(SAVE_OBJECT, [(iri, username, kind, stored_json(document), now, now)
                                                for iri, username, kind, document in items])
 
 
@@ -134,9 +137,10 @@ async def append_outbox_in(connection, *, activity: dict, username: str, object_
 
 async def append_outbox_many_in(connection, entries: list[tuple[dict, str, str | None]], *, public: bool,
                                 now: int) -> None:
-    """Many (activity, username, object_iri) outbox entries in one statement."""
+    """Many (activity, username, object_iri) outbox entries in one statement, kept without our @context (the
+    outbox pages embed them; outbox_activity puts it back)."""
     await connection.executemany(APPEND_OUTBOX, [
-        (activity["id"], username, activity["type"], object_iri, document_json(activity),
+        (activity["id"], username, activity["type"], object_iri, stored_json(activity),
          int(public), now) for activity, username, object_iri in entries])
 
 
@@ -145,12 +149,12 @@ async def latest_outbox_activity(db: Database, username: str, object_iri: str, k
     document = await db.scalar(
         "SELECT json FROM outbox WHERE username = ? AND object_iri = ? AND type = ? ORDER BY seq DESC LIMIT 1",
         (username, object_iri, kind))
-    return None if document is None else json.loads(document)
+    return None if document is None else with_context(json.loads(document))
 
 
 async def outbox_activity(db: Database, activity_id: str) -> dict | None:
     document = await db.scalar("SELECT json FROM outbox WHERE activity_id = ? AND is_public = 1", (activity_id,))
-    return None if document is None else json.loads(document)
+    return None if document is None else with_context(json.loads(document))
 
 
 async def list_owned(db: Database, username: str, kind: str) -> list:

@@ -7,6 +7,7 @@ import pytest
 from node import actors, objects
 from node.db import Database
 from nodes import preston_hub
+from vocab.context import document_context
 
 DAY = 86400
 
@@ -64,3 +65,36 @@ async def test_outbox_shows_public_activities_only(db):
     await add_activity(db, 3, 3)
     assert await objects.count_outbox(db, "preston") == 2
     assert [item["id"] for item in await objects.outbox_page(db, "preston", 10, 0)] == ["a3", "a1"]
+
+
+async def test_our_documents_are_kept_without_our_context_and_read_with_it(db):
+    note = {"@context": document_context(), "id": "https://a.example/objects/1", "type": "Note", "content": "hi"}
+    other = {"@context": "https://www.w3.org/ns/activitystreams", "id": "https://a.example/objects/2",
+             "type": "Note"}
+    activity = {"id": "https://a.example/activities/1", "type": "Create", "object": note["id"]}
+    async with db.transaction() as connection:
+        await objects.save_many_in(connection, [(note["id"], "preston", "note", note),
+                                                (other["id"], "preston", "note", other)], now=1)
+        await objects.append_outbox_many_in(connection, [({"@context": document_context(), **activity}, "preston",
+                                                          note["id"])], public=True, now=1)
+    kept = json.loads((await objects.get(db, note["id"]))["json"])
+    assert "@context" not in kept and kept["content"] == "hi"
+    assert objects.document_of(await objects.get(db, note["id"])) == note
+    assert objects.document_of(await objects.get(db, other["id"])) == other  # another context is kept as it was
+    assert await objects.outbox_activity(db, activity["id"]) == {"@context": document_context(), **activity}
+    assert await objects.outbox_page(db, "preston", 10, 0) == [activity]  # the page's @context covers its items
+
+
+async def test_rows_written_with_our_context_read_the_same(db):
+    """Rows kept before the context was left out read as before."""
+    note = {"@context": document_context(), "id": "https://a.example/objects/3", "type": "Note"}
+    async with db.transaction() as connection:
+        await connection.execute("INSERT INTO objects (iri, username, kind, json, created_at, updated_at) "
+                                 "VALUES (?, 'preston', 'note', ?, 1, 1)", (note["id"], json.dumps(note)))
+    assert objects.document_of(await objects.get(db, note["id"])) == note
+
+
+async def test_a_peers_document_is_read_as_it_came(db):
+    peer = {"id": "https://b.example/n/1", "type": "Note"}  # no @context, embedded in the peer's Create
+    await objects.save_remote(db, iri=peer["id"], kind="note", document=peer, now=1)
+    assert objects.document_of(await objects.get(db, peer["id"])) == peer

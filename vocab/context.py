@@ -50,18 +50,17 @@ def _shared_document_context() -> list:
     return document_context()  # compared with, never handed out
 
 
-@functools.cache
-def _document_context_json() -> str:
-    return json.dumps(_shared_document_context(), ensure_ascii=False)
+def stored_json(document: dict) -> str:
+    """The JSON a node keeps of one of its own documents: without our usual @context (about half of every needs
+    and offers document), which with_context puts back when it is read. Any other @context is kept."""
+    if "@context" in document and document["@context"] == _shared_document_context():
+        document = {key: value for key, value in document.items() if key != "@context"}
+    return json.dumps(document, ensure_ascii=False)
 
 
-def document_json(document: dict) -> str:
-    """json.dumps(document, ensure_ascii=False), with our usual @context (when it leads the document) written from
-    cached text instead of serialised again: it is about half of every needs and offers document."""
-    if next(iter(document), None) != "@context" or document["@context"] != _shared_document_context():
-        return json.dumps(document, ensure_ascii=False)
-    body = json.dumps({key: value for key, value in document.items() if key != "@context"}, ensure_ascii=False)
-    return '{"@context": ' + _document_context_json() + (", " + body[1:] if body != "{}" else "}")
+def with_context(document: dict) -> dict:
+    """A document as stored_json kept it, as published: our usual @context first, unless it carries its own."""
+    return document if "@context" in document else {"@context": document_context(), **document}
 
 
 def vocabulary_turtle() -> str:

@@ -52,10 +52,15 @@ def hashtags(proposal: Proposal, cpv: CpvList) -> list[str]:
 def proposal_as2(proposal: Proposal, publication: Publication, cpv: CpvList,
                  tag_url: Callable[[str], str]) -> dict:
     """The AS2 document: hand-built like every document we send, so arrays stay arrays and Public a full IRI."""
+    return {"@context": document_context(), **proposal_body(proposal, publication, cpv, tag_url)}
+
+
+def proposal_body(proposal: Proposal, publication: Publication, cpv: CpvList,
+                  tag_url: Callable[[str], str]) -> dict:
+    """proposal_as2 without its @context: as an activity embeds it and as a node stores it."""
     iri, actor = publication.iri, publication.actor_iri
     tags = hashtags(proposal, cpv)
     document = {
-        "@context": document_context(),
         "id": iri,
         "type": ["Note", "Proposal"],
         "purpose": proposal.purpose,
