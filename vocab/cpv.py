@@ -40,7 +40,7 @@ class CpvCode:
     def published_form(self) -> str:
         return f"{self.code}-{self.check_digit}"
 
-    @property
+    @functools.cached_property  # every post and index row asks again; the label never changes
     def hashtag(self) -> str:
         return hashtag_of(self.label)
 
