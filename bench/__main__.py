@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-what-if", dest="what_if", action="store_false", help="fan-out: no what-if runs (default)")
     parser.add_argument("--fanout-profile", nargs="?", const="", metavar="WHAT_IF",
                         help="fan-out: one more run under cProfile, and print where the event loop spent its time; "
-                             "optionally with what-if changes, e.g. cached-key or cached-key,in-flight=64")
+                             "optionally with what-if changes, e.g. in-flight=64")
     parser.add_argument("--need-runs", type=int, default=2000,
                         help="needs_offers: runs of one need's validation + rendering (default: %(default)s)")
     parser.add_argument("--import-rows", type=int, default=10000,

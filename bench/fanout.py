@@ -24,8 +24,7 @@ POLL_SECONDS = 0.02
 STALL_SECONDS = 30.0  # no delivery finished for this long: give up
 PEM_PARSES = 5
 BARE_CONCURRENCY = (8, 64)  # the delivery worker's default overall limit, and the client's connection limit
-WHAT_IFS = {"key parsed once": ["cached-key"],
-            "key parsed once, 64 in flight": ["cached-key", "in-flight=64"]}
+WHAT_IFS = {"8 in flight (the default until 2026-12-02)": ["in-flight=8"], "64 in flight": ["in-flight=64"]}
 
 
 @dataclass

@@ -5,9 +5,8 @@ the ~1 s poll with which a serving node notices another process's commit.
 POST /__bench/create?username=U answers {"started", "queued", "activity_id"} (CLOCK_MONOTONIC seconds) once the
 Create and its deliveries are committed; the delivery worker has been woken and sends them from then on.
 --profile FILE runs cProfile on the event-loop thread from that request until GET /__bench/profile (diagnosis
-only: it slows the node). --what-if applies a change the node does not have yet (diagnosis only):
-  cached-key   parse each actor's private key once instead of on every signature
-  in-flight=N  the delivery worker's overall limit (default 8)
+only: it slows the node). --what-if applies a change to the node in this process only (diagnosis only):
+  in-flight=N  the delivery worker's overall limit (default federation.delivery.MAX_IN_FLIGHT)
 """
 
 import argparse
@@ -26,18 +25,7 @@ from node.state import state_of
 
 def apply_what_if(changes: list[str]) -> None:
     for change in changes:
-        if change == "cached-key":
-            from federation import signatures
-
-            @functools.lru_cache(maxsize=64)
-            def parsed(private_pem: str):
-                return signatures.serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
-
-            def cached_rsa_sign(private_pem: str, data: bytes) -> bytes:
-                return parsed(private_pem).sign(data, signatures.padding.PKCS1v15(), signatures.hashes.SHA256())
-
-            signatures._rsa_sign = cached_rsa_sign
-        elif change.startswith("in-flight="):
+        if change.startswith("in-flight="):
             from federation.delivery import DeliveryWorker
             from node import federation_runtime
 

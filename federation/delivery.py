@@ -26,6 +26,10 @@ RETRY_AFTER_BOUNDS = (60, MAX_DELAY_SECONDS)
 TRANSIENT_CLIENT_ERRORS = {401, 408, 429}
 WORKER_IDLE_CAP_SECONDS = 60
 CLAIM_BATCH = 32
+# Sends in flight at once. A slot waits as long as its host does (up to the client's 30 s timeout), so a few slow
+# hosts must not hold the whole queue; and more requests in flight let one event-loop turn serve several answers
+# (a Create to 1,000 hosts sends about 10 % faster than with 8 in flight; `python -m bench --only fanout --what-if`).
+MAX_IN_FLIGHT = 32
 EXPIRY_CHECK_SECONDS = 60
 SUCCESS_RECORD_SECONDS = 600  # a healthy host's last success is rewritten at most this often
 PAYLOAD_CACHE_SIZE = 64
@@ -104,7 +108,7 @@ class DeliveryWorker:
 
     def __init__(self, db, client, *, signer_for: Callable[[str], Awaitable], on_gone=None,
                  clock: Callable[[], float] = time.time, jitter: Callable[[], float] = random.random,
-                 max_in_flight: int = 8, per_host: int = 2):
+                 max_in_flight: int = MAX_IN_FLIGHT, per_host: int = 2):
         self._db = db
         self._client = client
         self._signer_for = signer_for
