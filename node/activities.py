@@ -148,6 +148,8 @@ class InboundHandler:
             stored = await self._keep_proposal(document, actor_iri)
             if stored and activity["type"] == "Create":
                 await self.hubs.reshare(actor_iri, id_of(document))
+            elif stored:
+                await self.hubs.announce_update(actor_iri, id_of(document), activity["id"])
             return
         if not KEPT_OBJECT_TYPES.intersection(kinds):
             log.info("not keeping a %s object from %s", kinds, actor_iri)
@@ -219,15 +221,30 @@ class InboundHandler:
         await objects.withdraw_remote(self.db, iri, self._now())
 
     async def announce(self, activity: dict, actor_iri: str) -> None:
-        """Keep the boost itself (who shared what); the shared object is read by its id, never trusted inline."""
+        """Keep the boost itself (who shared what); the shared object is read by its id, never trusted inline.
+        A hub's Announce of a Create or Update activity (FEP-1b12) says the object it names changed: a need or
+        offer we keep, or lack, is fetched again from its origin."""
         shared = id_of(activity.get("object"))
         if not shared:
             raise InvalidActivity("Announce without an object")
         record = {key: activity[key] for key in ("id", "type", "actor", "published", "to", "cc") if key in activity}
         record["object"] = shared
         await objects.save_remote(self.db, iri=activity["id"], kind="announce", document=record, now=self._now())
-        if await self._worth_fetching(activity, shared, actor_iri):
+        changed = _named_by_activity(activity.get("object"))
+        if changed is not None:
+            if await self._worth_refetching(changed, actor_iri):
+                await self._keep_shared(changed, may_be_activity=False)
+        elif await self._worth_fetching(activity, shared, actor_iri):
             await self._keep_shared(shared)
+
+    async def _worth_refetching(self, iri: str, actor_iri: str) -> bool:
+        """Whether an object that an announced activity names may be a peer's need or offer to fetch afresh: not
+        ours, not withdrawn here, and announced by an actor one of ours follows."""
+        if origin_of(iri) == origin_of(self.urls.base) or not await follows.is_followed_here(self.db, actor_iri):
+            return False
+        row = await objects.get(self.db, iri)
+        return row is None or (row["username"] is None and row["deleted_at"] is None and row["kind"] in ("need",
+                                                                                                          "offer"))
 
     async def _worth_fetching(self, activity: dict, shared: str, actor_iri: str) -> bool:
         """Whether a shared object may be a need or offer we lack: not ours, not stored (or withdrawn) already,
@@ -239,15 +256,21 @@ class InboundHandler:
         hint = activity.get("object")
         return not (isinstance(hint, dict) and types_of(hint) and not looks_like_proposal(hint))
 
-    async def _keep_shared(self, shared: str) -> None:
+    async def _keep_shared(self, shared: str, *, may_be_activity: bool = True) -> None:
         """Fetch a shared object from its origin; a need or offer is kept like a Create of its author's (not the
-        sharer's). A peer that is down gets the Announce retried; one that refuses fails it with the reason."""
+        sharer's); a Create or Update activity (when `may_be_activity`), by what it names. A peer that is down
+        gets the Announce retried; one that refuses fails it with the reason."""
         try:
             document = await self.client.fetch_json(shared, signer=self.instance_signer)
         except FetchError as error:
             if error.status is not None and 400 <= error.status < 500:
                 raise InvalidActivity(f"cannot fetch the shared {shared}: {error.reason}") from None
             raise
+        changed = _named_by_activity(document)
+        if changed is not None:  # an announced activity: what it names is fetched from the same origin
+            if may_be_activity and origin_of(changed) == origin_of(shared) != origin_of(self.urls.base):
+                await self._keep_shared(changed, may_be_activity=False)
+            return
         if not looks_like_proposal(document):
             return
         author = id_of(document.get("attributedTo"))
@@ -305,6 +328,13 @@ def looks_like_proposal(document: dict) -> bool:
         return proposal_ingest.is_proposal(proposal_ingest.normalise(type_keys))
     except ProposalError:  # nested too deeply to read: let read() refuse it with the reason
         return bool({"Proposal", "Intent"}.intersection(types_of(document)))
+
+
+def _named_by_activity(value: object) -> str | None:
+    """The id of the object a Create or Update activity names (inline or by id), else None."""
+    if not isinstance(value, dict) or not {"Create", "Update"}.intersection(types_of(value)):
+        return None
+    return id_of(value.get("object"))
 
 
 def _seconds(value) -> int | None:

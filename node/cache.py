@@ -17,9 +17,9 @@ class Rendered:
 
 
 class RenderCache:
-    """An LRU of rendered bodies. The database's version (its own commits and other processes') is checked at
-    most every `recheck_seconds`, so any change, also one made with the CLI while the server runs, shows within
-    that time."""
+    """An LRU of rendered bodies. This process's own commits drop them at once, so a peer that fetches an object
+    right after we sent its Update gets the new version. Other processes' commits (the CLI while the server runs)
+    are noticed through the database's version, checked at most every `recheck_seconds`."""
 
     def __init__(self, db: Database, max_entries: int = 1024, recheck_seconds: float = 0.5,
                  clock: Callable[[], float] = time.monotonic):
@@ -30,11 +30,15 @@ class RenderCache:
         self._clock = clock
         self._checked_at = float("-inf")
         self._data_version: tuple | None = None
+        self._own_commits = db.own_commits
 
     def clear(self) -> None:
         self._entries.clear()
 
     async def _drop_if_stale(self) -> None:
+        if self._db.own_commits != self._own_commits:
+            self._own_commits = self._db.own_commits
+            self._entries.clear()
         now = self._clock()
         if now - self._checked_at < self._recheck_seconds:
             return

@@ -2,10 +2,11 @@
 Owns `hub_members` and `hub_announces`.
 
 A hub announces a member's proposal once, when it is created (the member's own Create through the
-NeedsAndOffers hook, or a remote member's Create arriving at our inbox). Updates are not announced again: the
-hub's followers hold the proposal's IRI and fetch it when they need it fresh. When the member withdraws it, the
-hub sends Undo(Announce) and forgets the re-share. Only members' own proposals are announced, never Announces
-or other hubs' re-shares, so hubs that follow each other cannot loop."""
+NeedsAndOffers hook, or a remote member's Create arriving at our inbox). Each later Update of a proposal it
+re-shared (an edit, fulfilment, expiry) is announced too, as an Announce of the Update activity (FEP-1b12's group
+form), so that the hub's followers fetch the new version from its origin; Mastodon ignores those. When the member
+withdraws it, the hub sends Undo(Announce) and forgets the re-share. Only members' own activities are announced,
+never Announces or other hubs' re-shares, so hubs that follow each other cannot loop."""
 
 import contextlib
 import sqlite3
@@ -87,11 +88,14 @@ class Hubs:
 
     async def after_publish(self, published: list[tuple[str, str, dict]]) -> None:
         """The NeedsAndOffers hook, given (username, iri, activity) of each item just published: local members'
-        Creates are re-shared (a batch in one transaction), a Delete undoes the re-shares."""
+        Creates are re-shared (a batch in one transaction), Updates of re-shared ones announced, a Delete undoes
+        the re-shares."""
         await self.reshare_all([(self.urls.actor(username), iri) for username, iri, activity in published
                                 if activity["type"] == "Create"])
-        for _, iri, activity in published:
-            if activity["type"] == "Delete":
+        for username, iri, activity in published:
+            if activity["type"] == "Update":
+                await self.announce_update(self.urls.actor(username), iri, activity["id"])
+            elif activity["type"] == "Delete":
                 await self.unshare(iri)
 
     async def reshare(self, author_iri: str, object_iri: str) -> list[str]:
@@ -112,7 +116,8 @@ class Hubs:
                     continue
                 if hub not in inboxes_of:
                     inboxes_of[hub] = await self.publisher.follower_inboxes(hub)
-                outgoing.append(self._announcement(hub, author_iri, object_iri, inboxes_of[hub]))
+                outgoing.append(self._announcement(hub, author_iri, object_iri, inboxes_of[hub], about=object_iri,
+                                                   record=True))
         if not outgoing:
             return []
         try:
@@ -124,21 +129,38 @@ class Hubs:
                     sent += await self.publisher.send_all([item])
             return sent
 
-    def _announcement(self, hub: str, author_iri: str, object_iri: str, inboxes: list[str]) -> Outgoing:
-        """Announce {object: the proposal's IRI} from the hub, public (it joins the hub's outbox), recorded in
-        hub_announces so that it is sent once."""
+    def _announcement(self, hub: str, author_iri: str, shared: str | dict, inboxes: list[str], *, about: str,
+                      record: bool = False) -> Outgoing:
+        """Announce {object: shared} from the hub, public (it joins the hub's outbox). `record`: the re-share of
+        the proposal `about` itself, kept in hub_announces so that it is sent once and can be undone."""
         hub_iri = self.urls.actor(hub)
         now = self._now()
         activity = {"id": self.publisher.new_activity_id(), "type": "Announce", "actor": hub_iri,
-                    "object": object_iri, "published": _iso(now), "to": [AS2_PUBLIC],
+                    "object": shared, "published": _iso(now), "to": [AS2_PUBLIC],
                     "cc": [f"{hub_iri}/followers", author_iri]}
 
-        async def record(connection):
+        async def remember(connection):
             await connection.execute(
                 "INSERT INTO hub_announces (hub, object_iri, activity_id, created_at) VALUES (?, ?, ?, ?)",
-                (hub, object_iri, activity["id"], now))
+                (hub, about, activity["id"], now))
 
-        return Outgoing(hub, activity, inboxes, public=True, object_iri=object_iri, also=record)
+        return Outgoing(hub, activity, inboxes, public=True, object_iri=about, also=remember if record else None)
+
+    async def announce_update(self, author_iri: str, object_iri: str, update_id: str) -> list[str]:
+        """The author updated a proposal: each hub that re-shared it announces the Update to its followers (the
+        activity inline, which its receivers only read the object's id from); the new Announce ids."""
+        hubs = await self.db.fetch_all("SELECT hub FROM hub_announces WHERE object_iri = ? ORDER BY hub",
+                                       (object_iri,))
+        outgoing = []
+        for (hub,) in hubs:
+            hub_actor = await actors.get(self.db, hub)
+            if hub_actor is None or hub_actor.is_deleted or self.urls.actor(hub) == author_iri \
+                    or await _announced_already(self.db, hub, object_iri, update_id):
+                continue
+            update = {"id": update_id, "type": "Update", "actor": author_iri, "object": object_iri}
+            outgoing.append(self._announcement(hub, author_iri, update, await self.publisher.follower_inboxes(hub),
+                                               about=object_iri))
+        return await self.publisher.send_all(outgoing) if outgoing else []
 
     async def unshare(self, object_iri: str) -> list[str]:
         """The member withdrew the object: every hub that announced it sends Undo(Announce) to its followers and
@@ -166,6 +188,13 @@ class Hubs:
             sent.append(await self.publisher.send(hub, activity, await self.publisher.follower_inboxes(hub),
                                                   public=True, object_iri=object_iri, also=forget))
         return sent
+
+
+async def _announced_already(db: Database, hub: str, object_iri: str, activity_id: str) -> bool:
+    """Whether the hub's outbox holds an Announce of the activity (an inbound Update handled a second time)."""
+    return await db.scalar(
+        "SELECT COUNT(*) FROM outbox WHERE username = ? AND object_iri = ? AND type = 'Announce' "
+        "AND json_extract(json, '$.object.id') = ?", (hub, object_iri, activity_id)) > 0
 
 
 def _iso(seconds: int) -> str:

@@ -1,4 +1,5 @@
-"""Tests for node.cache: render once, LRU eviction, and dropping entries when another connection commits."""
+"""Tests for node.cache: render once, LRU eviction, and dropping entries when this process or another
+connection commits."""
 
 import pytest
 
@@ -91,6 +92,16 @@ async def test_another_connections_commit_clears_only_after_recheck_seconds(db, 
     clock.now += 0.1  # 5.0 seconds since the last check
     assert (await cache.get_or_render(("home",), render("home"))).body == b"home #2"
     assert render.calls == ["home", "home"]
+
+
+async def test_this_processs_own_commit_clears_at_once(db):
+    clock = FakeClock()
+    cache, render = RenderCache(db, recheck_seconds=5.0, clock=clock), Renderer()
+    await cache.get_or_render(("home",), render("home"))
+    await db.write("INSERT INTO actors (username, actor_type, profile_json, created_at, updated_at) "
+                   "VALUES ('larder', 'Organization', '{}', 0, 0)")
+    assert (await cache.get_or_render(("home",), render("home"))).body == b"home #2"
+    assert (await cache.get_or_render(("home",), render("home"))).body == b"home #2"
 
 
 async def test_without_a_change_the_recheck_keeps_the_entries(db):

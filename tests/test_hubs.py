@@ -1,5 +1,5 @@
-"""City hubs: membership (the `members` commands), one Announce per member's new need or offer, Undo on
-withdrawal, nothing for non-members, and only Groups have members."""
+"""City hubs: membership (the `members` commands), one Announce per member's new need or offer, an Announce of
+each of its Updates, Undo on withdrawal, nothing for non-members, and only Groups have members."""
 
 import json
 from datetime import datetime, timezone
@@ -58,11 +58,34 @@ async def test_a_members_new_need_is_announced_once_to_the_hubs_followers(node):
     assert [(entry["type"], entry["object"]) for entry in outbox] == [("Announce", iri)]
     assert await hubs.announced(db, "preston", iri) == announce["id"]
 
-    # An update, or the same Create handled again, announces nothing more.
-    await service.update(iri, {"quantity": "60"}, username="the_preston_larder")
+    # The same Create handled again announces nothing more.
     assert await hubs.Hubs(publisher).reshare(LARDER, iri) == []
     assert len(await sent_by(db, "preston")) == 1
-    assert await db.scalar("SELECT COUNT(*) FROM hub_announces") == 1
+
+
+async def test_each_update_of_a_reshared_need_is_announced_as_the_update(node):
+    db, publisher = node
+    service = service_for(publisher)
+    iri = await service.add("the_preston_larder", "need", CATERING)
+    update_id = await service.update(iri, {"quantity": "60"}, username="the_preston_larder")
+    fulfilled_id = await service.set_status(iri, "fulfilled", username="the_preston_larder")
+    [_, edited, fulfilled] = await sent_by(db, "preston")
+    for announce, activity_id in ((edited, update_id), (fulfilled, fulfilled_id)):
+        assert announce["type"] == "Announce" and announce["actor"] == HUB
+        assert announce["object"] == {"id": activity_id, "type": "Update", "actor": LARDER, "object": iri}
+        assert announce["to"] == [AS2_PUBLIC] and announce["cc"] == [f"{HUB}/followers", LARDER]
+    assert await db.scalar("SELECT COUNT(*) FROM hub_announces") == 1  # only the re-share itself is undone later
+    outbox = await objects.outbox_page(db, "preston", 10, 0)
+    assert [entry["type"] for entry in outbox] == ["Announce"] * 3
+
+
+async def test_an_update_of_a_need_the_hub_did_not_reshare_is_not_announced(node):
+    db, publisher = node
+    service = service_for(publisher)
+    iri = await service.add("outsider", "need", CATERING)
+    await hubs.add_members(db, "preston", [f"{BASE}/actors/outsider"], T0)  # a member now, the need is older
+    await service.update(iri, {"quantity": "60"}, username="outsider")
+    assert await sent_by(db, "preston") == []
 
 
 async def test_a_non_members_need_is_not_announced(node):

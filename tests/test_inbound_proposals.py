@@ -167,14 +167,17 @@ async def test_a_remote_members_create_is_announced_once_and_undone_when_withdra
     create = activity("Create", proposal_document(NEED, ANN), 1)
     await node(create, None)
     await node(create, None)  # handled again (a retry): still one Announce
-    await node(activity("Update", proposal_document(NEED, ANN, updated=NOW + timedelta(hours=1)), 2), None)
-    [announce] = await announces_sent(node)
+    update = activity("Update", proposal_document(NEED, ANN, updated=NOW + timedelta(hours=1)), 2)
+    await node(update, None)
+    await node(update, None)  # an Update that changes nothing here is not announced again
+    [announce, announced_update] = await announces_sent(node)
     assert (announce["type"], announce["actor"], announce["object"]) == ("Announce", HUB, NEED)
     assert announce["cc"] == [f"{HUB}/followers", ANN]
+    assert announced_update["object"] == {"id": update["id"], "type": "Update", "actor": ANN, "object": NEED}
     assert [inbox_url for _, inbox_url, sender, _ in await queued(node.db) if sender == "preston"] == [
-        "https://other.example/inbox"]
+        "https://other.example/inbox"] * 2
     await node(activity("Delete", {"id": NEED, "type": "Tombstone"}, 3), None)
-    [_, undo] = await announces_sent(node)
+    [_, _, undo] = await announces_sent(node)
     assert undo["type"] == "Undo" and undo["object"]["id"] == announce["id"]
     assert await node.db.scalar("SELECT COUNT(*) FROM hub_announces") == 0
 
@@ -196,7 +199,7 @@ async def peer():
     sock = bound_socket()
     origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
     state = {"fetches": 0, "withdrawn": False, "origin": origin, "author": f"{origin}/users/zoe",
-             "iri": f"{origin}/objects/offer-1"}
+             "iri": f"{origin}/objects/offer-1", "edit": {}, "names": None}
 
     async def serve(request):
         state["fetches"] += 1
@@ -204,11 +207,18 @@ async def peer():
             return web.json_response({"id": state["iri"], "type": "Tombstone"}, status=410,
                                      content_type="application/activity+json")
         document = {"@context": "https://www.w3.org/ns/activitystreams",
-                    **proposal_document(state["iri"], state["author"], kind="offer")}
+                    **proposal_document(state["iri"], state["author"], kind="offer", **state["edit"])}
         return web.json_response(document, content_type="application/activity+json")
+
+    async def serve_update(request):  # the author's Update activity, naming `names` (the offer unless set)
+        state["fetches"] += 1
+        update = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{origin}/activities/update-1",
+                  "type": "Update", "actor": state["author"], "object": state["names"] or state["iri"]}
+        return web.json_response(update, content_type="application/activity+json")
 
     app = web.Application()
     app.router.add_get("/objects/offer-1", serve)
+    app.router.add_get("/activities/update-1", serve_update)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.SockSite(runner, sock).start()
@@ -284,3 +294,55 @@ async def test_shares_by_strangers_or_of_other_things_are_not_fetched(node, peer
     await node(shared(peer, 2, inline={"id": peer["iri"], "type": "Note", "content": "just a note"}), None)
     assert peer["fetches"] == 0 and await proposals.get(node.db, peer["iri"]) is None
     assert await node.db.scalar("SELECT COUNT(*) FROM objects WHERE kind = 'announce'") == 2
+
+
+def edited(peer) -> None:
+    """The author edits the offer: 60 kg, an hour later."""
+    peer["edit"] = {"quantity": "60", "updated": NOW + timedelta(hours=1)}
+
+
+def quantity_kept(document: dict) -> str:
+    return document["publishes"]["resourceQuantity"]["hasNumericalValue"]
+
+
+async def test_a_hubs_announce_of_an_update_refreshes_the_copy_from_its_origin(node, peer):
+    """FEP-1b12's group form: the hub announces the author's Update; only the object's id is read from it, and
+    the new version comes from the object's origin."""
+    await follows.record_following(node.db, "the_preston_larder", CITY, f"{BASE}/activities/f1", T0)
+    await node(shared(peer, 1), None)
+    edited(peer)
+    lie = {"id": peer["iri"], "type": ["Note", "Proposal"], "content": "free gold", "attributedTo": CITY}
+    update = {"id": f"{peer['origin']}/activities/update-1", "type": "Update", "actor": peer["author"],
+              "object": lie}
+    await node(shared(peer, 2, inline=update), None)
+    kept = json.loads((await stored(node, peer["iri"]))["json"])
+    assert quantity_kept(kept) == "60" and kept["attributedTo"] == peer["author"] and "gold" not in kept["content"]
+    assert peer["fetches"] == 2
+    assert await node.db.scalar("SELECT COUNT(*) FROM proposals") == 1
+
+
+async def test_an_update_announced_by_its_id_is_fetched_then_what_it_names(node, peer):
+    await follows.record_following(node.db, "the_preston_larder", CITY, f"{BASE}/activities/f1", T0)
+    await node(shared(peer, 1), None)
+    edited(peer)
+    await node(shared(peer, 2, inline=f"{peer['origin']}/activities/update-1"), None)
+    assert quantity_kept(json.loads((await stored(node, peer["iri"]))["json"])) == "60"
+    assert peer["fetches"] == 3  # the offer, the Update, the offer again
+
+
+async def test_announced_updates_are_not_followed_to_strangers_other_origins_or_withdrawn_copies(node, peer):
+    update = {"id": f"{peer['origin']}/activities/update-1", "type": "Update", "actor": peer["author"],
+              "object": peer["iri"]}
+    await node(shared(peer, 1, actor="https://stranger.example/users/x", inline=update), None)  # not followed
+    await follows.record_following(node.db, "the_preston_larder", CITY, f"{BASE}/activities/f1", T0)
+    await node(shared(peer, 2, inline={**update, "object": f"{BASE}/objects/ours"}), None)  # our own origin
+    assert peer["fetches"] == 0
+    peer["names"] = "https://elsewhere.example/objects/offer-9"  # an Update naming another origin's object
+    await node(shared(peer, 3, inline=update["id"]), None)
+    assert peer["fetches"] == 1 and await proposals.count_open(node.db, proposals.Filters(), 0) == 0
+    peer["names"] = None
+    await node(shared(peer, 4), None)
+    await node(activity("Delete", {"id": peer["iri"], "type": "Tombstone"}, 1, actor=peer["author"]), None)
+    edited(peer)
+    await node(shared(peer, 5, inline=update), None)  # withdrawn here: never fetched again
+    assert peer["fetches"] == 2 and (await stored(node, peer["iri"]))["deleted_at"] == T0
