@@ -6,7 +6,8 @@ POST /__bench/create?username=U answers {"started", "queued", "activity_id"} (CL
 Create and its deliveries are committed; the delivery worker has been woken and sends them from then on.
 --profile FILE runs cProfile on the event-loop thread from that request until GET /__bench/profile (diagnosis
 only: it slows the node). --what-if applies a change to the node in this process only (diagnosis only):
-  in-flight=N  the delivery worker's overall limit (default federation.delivery.MAX_IN_FLIGHT)
+  in-flight=N      the delivery worker's overall limit (default federation.delivery.MAX_IN_FLIGHT)
+  sign-in-process  sign on the event loop's thread instead of in the signing child process
 """
 
 import argparse
@@ -31,6 +32,10 @@ def apply_what_if(changes: list[str]) -> None:
 
             federation_runtime.DeliveryWorker = functools.partial(DeliveryWorker,
                                                                   max_in_flight=int(change.split("=", 1)[1]))
+        elif change == "sign-in-process":
+            from federation import client
+
+            client.SigningProcess = lambda: None
         else:
             raise SystemExit(f"fanout_node: unknown --what-if {change!r}")
 

@@ -115,15 +115,16 @@ def inbox_rows(result) -> list[Row]:
 def fanout_rows(result) -> list[Row]:
     rsa, count = result.rsa_median, result.followers
     node = result.node
+    runs = sorted(run["seconds"] / rsa for run in result.node_runs)
     rows = [
-        Row(f"fan-out of 1 Create to {count:,} hosts, until all sent (s)", f"{node['seconds']:.2f}",
-            f"{rsa:.2f}", f"x{node['seconds'] / rsa:.1f}", f"<= x{FANOUT_TARGET:g}",
-            verdict(node["seconds"] / rsa <= FANOUT_TARGET)),
+        Row(f"fan-out of 1 Create to {count:,} hosts, until all sent, median of {len(runs)} (s)",
+            f"{node['seconds']:.2f}", f"{rsa:.2f}", f"x{node['seconds'] / rsa:.2f} (x{runs[0]:.2f}-x{runs[-1]:.2f})",
+            f"<= x{FANOUT_TARGET:g}", verdict(node["seconds"] / rsa <= FANOUT_TARGET)),
         Row(f"  baseline: {count:,} RSA-2048 signatures, key parsed once (s)",
             f"{rsa:.2f}", "", f"{min(result.rsa_seconds):.2f}-{max(result.rsa_seconds):.2f}", "", verdict(None)),
         Row("  queued after / first POST arrived after (s)",
             f"{node['queued_after']:.2f} / {node['first_arrival_after']:.2f}", "", "", "", verdict(None)),
-        Row("  node CPU per delivery (ms, cpu share)",
+        Row("  node CPU per delivery, signing process included (ms, cpu share)",
             f"{1000 * node['server_cpu_seconds'] / count:.1f}, {node['server_cpu_seconds'] / node['seconds']:.0%}",
             "", "", "", verdict(None)),
         Row("  RSA private-key PEM parse with key check (ms; the node does it once per key)",

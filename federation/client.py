@@ -16,6 +16,8 @@ from yarl import URL
 
 from federation.addresses import ForbiddenAddress, check_url, guarded_connector
 from federation.http_signatures import SignatureScheme, sign
+from federation.signatures import signing_input
+from federation.signing_process import SigningProcess
 
 AS2_PROFILE = "https://www.w3.org/ns/activitystreams"
 AS2_ACCEPT = f'application/activity+json, application/ld+json; profile="{AS2_PROFILE}"'
@@ -28,6 +30,8 @@ CONNECTION_LIMIT = 64
 CONNECTIONS_PER_HOST = 4
 READ_CHUNK_BYTES = 65536
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ForbiddenAddress)
+# POSTs in flight from which the signing child process is worth starting (a fan-out, not a reply to one peer)
+SIGNING_PROCESS_FROM_POSTS = 4
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,9 @@ class FederationClient:
     """One aiohttp session for every outbound request; use `async with` or start()/close()."""
 
     def __init__(self, *, user_agent: str, allow_private: bool, allow_http: bool, connect_timeout: float = 5.0,
-                 total_timeout: float = 30.0, max_body_bytes: int = 1_048_576):
+                 total_timeout: float = 30.0, max_body_bytes: int = 1_048_576, signing_process: bool = False):
+        """`signing_process`: sign inbox POSTs (draft-cavage) in a child process while several are in flight, so
+        that a serving node's fan-outs use a second core."""
         self.user_agent = user_agent
         self.allow_private = allow_private
         self.allow_http = allow_http
@@ -130,6 +136,8 @@ class FederationClient:
         self.total_timeout = total_timeout
         self.max_body_bytes = max_body_bytes
         self._session: aiohttp.ClientSession | None = None
+        self._signing = SigningProcess() if signing_process else None
+        self._posts_in_flight = 0
 
     async def start(self) -> None:
         if self._session is not None:
@@ -149,6 +157,9 @@ class FederationClient:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+        if self._signing is not None:
+            await self._signing.close()
+            self._signing = SigningProcess()  # for a start() again
 
     async def __aenter__(self) -> "FederationClient":
         await self.start()
@@ -234,9 +245,10 @@ class FederationClient:
     async def post(self, url: str, body: bytes, *, signer: Signer, scheme: SignatureScheme) -> PostResult:
         """POST an activity, signed now; never raises for network or HTTP failures."""
         headers = {"Content-Type": AS2_CONTENT_TYPE}
+        self._posts_in_flight += 1
         try:
             check_url(url, allow_private=self.allow_private, allow_http=self.allow_http)
-            headers = _signed(scheme, "POST", url, headers, body, signer)
+            headers = await self._signed_post_headers(scheme, url, headers, body, signer)
             # encoded=True: send the URL exactly as signed, without yarl re-quoting it
             async with self._require_session().post(URL(url, encoded=True), data=body, headers=headers,
                                                     allow_redirects=False) as response:
@@ -244,6 +256,18 @@ class FederationClient:
         except NETWORK_ERRORS as error:
             reason = _unreachable("POST", url, error, self.total_timeout).reason
             return PostResult(status=None, retry_after=None, error=reason, scheme=scheme)
+        finally:
+            self._posts_in_flight -= 1
+
+    async def _signed_post_headers(self, scheme: SignatureScheme, url: str, headers: dict[str, str], body: bytes,
+                                   signer: Signer) -> dict[str, str]:
+        """The POST's headers, signed now: by the signing process during a fan-out, else here."""
+        signing = self._signing
+        if scheme is not SignatureScheme.CAVAGE or signing is None \
+                or (not signing.running and self._posts_in_flight < SIGNING_PROCESS_FROM_POSTS):
+            return _signed(scheme, "POST", url, headers, body, signer)
+        prepared = signing_input("POST", url, headers, body, now=datetime.now(timezone.utc))
+        return prepared.signed(signer.key_id, await signing.sign(signer.private_pem, prepared.data))
 
     def _require_session(self) -> aiohttp.ClientSession:
         if self._session is None:

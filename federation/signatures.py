@@ -105,17 +105,24 @@ def path_with_query_of(url: str) -> str:
 # ---------------------------------------------------------------- signing
 
 
-def sign_request(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    body: bytes | None,
-    *,
-    key_id: str,
-    private_pem: str,
-    now: datetime,
-) -> dict[str, str]:
-    """The headers to send: the given ones plus Host, Date, Digest (with a body) and Signature."""
+@dataclass(frozen=True)
+class SigningInput:
+    """A request ready to be signed: its headers without Signature, the names covered, the signing string."""
+
+    headers: dict[str, str]
+    covered: list[str]
+    data: bytes
+
+    def signed(self, key_id: str, signature: bytes) -> dict[str, str]:
+        """The headers to send, with the Signature header made from `signature` (of `data`)."""
+        return {**self.headers, "Signature": (
+            f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(self.covered)}",'
+            f'signature="{base64.b64encode(signature).decode("ascii")}"')}
+
+
+def signing_input(method: str, url: str, headers: dict[str, str], body: bytes | None, *,
+                  now: datetime) -> SigningInput:
+    """The given headers plus Host, Date and Digest (with a body), and the string a signature covers."""
     replaced = {"host", "date", "digest", "signature"}
     signed = {name: value for name, value in headers.items() if name.lower() not in replaced}
     signed["Host"] = host_of_url(url)
@@ -128,12 +135,22 @@ def sign_request(
         f"{REQUEST_TARGET}: {request_target}" if name == REQUEST_TARGET else f"{name}: {get_header(signed, name)}"
         for name in covered
     )
-    signature = _rsa_sign(private_pem, signing_string.encode("utf-8"))
-    signed["Signature"] = (
-        f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(covered)}",'
-        f'signature="{base64.b64encode(signature).decode("ascii")}"'
-    )
-    return signed
+    return SigningInput(signed, covered, signing_string.encode("utf-8"))
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    *,
+    key_id: str,
+    private_pem: str,
+    now: datetime,
+) -> dict[str, str]:
+    """The headers to send: the given ones plus Host, Date, Digest (with a body) and Signature."""
+    prepared = signing_input(method, url, headers, body, now=now)
+    return prepared.signed(key_id, rsa_sign(private_pem, prepared.data))
 
 
 def _headers_to_sign(headers: Mapping[str, str], *, has_body: bool) -> list[str]:
@@ -142,7 +159,8 @@ def _headers_to_sign(headers: Mapping[str, str], *, has_body: bool) -> list[str]
     return [REQUEST_TARGET] + [name for name in wanted if get_header(headers, name) is not None]
 
 
-def _rsa_sign(private_pem: str, data: bytes) -> bytes:
+def rsa_sign(private_pem: str, data: bytes) -> bytes:
+    """The PKCS#1 v1.5 SHA-256 signature of data with one of our keys."""
     return load_rsa_private_key(private_pem).sign(data, PKCS1V15, SHA256)
 
 

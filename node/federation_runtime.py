@@ -4,6 +4,7 @@ and the expiry of needs and offers."""
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -76,8 +77,17 @@ class Federation:
     tasks: list = field(default_factory=list)
 
 
+def usable_cores() -> int:
+    """CPUs this process may run on (a signing child process only helps when there are two)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 async def start(config: NodeConfig, db: Database, urls: Urls) -> Federation:
-    client = FederationClient(user_agent=user_agent(config), allow_private=config.dev, allow_http=config.dev)
+    client = FederationClient(user_agent=user_agent(config), allow_private=config.dev, allow_http=config.dev,
+                              signing_process=usable_cores() > 1)
     await client.start()
     signers = Signers(db, urls)
     instance_signer = await signers(actors.INSTANCE_USERNAME)

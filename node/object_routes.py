@@ -1,6 +1,5 @@
 """Our posts and public activities by URL, negotiated like actors (AS2 JSON, JSON-LD, Turtle, HTML)."""
 
-
 from aiohttp import web
 
 from node import objects, pages, proposal_pages

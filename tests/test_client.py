@@ -366,6 +366,20 @@ def inbox_answering(status: int, *, text: str = "", headers: dict | None = None,
     return web.post("/inbox", inbox)
 
 
+async def test_a_fan_out_is_signed_by_the_signing_process_and_one_post_here(signer, key_pair):
+    received = []
+    async with serve(inbox_answering(202, received=received, public_pem=key_pair.public_pem)) as base:
+        async with dev_client(signing_process=True) as client:
+            one = await client.post(f"{base}/inbox", b'{"n": 0}', signer=signer, scheme=SignatureScheme.CAVAGE)
+            assert one.ok and not client._signing.running  # a single POST is no fan-out
+            results = await asyncio.gather(*(
+                client.post(f"{base}/inbox", b'{"n": %d}' % number, signer=signer, scheme=SignatureScheme.CAVAGE)
+                for number in range(1, 21)))
+            assert all(result.ok for result in results) and client._signing.running
+        assert not client._signing.running  # closed with the client
+    assert len(received) == 21 and {scheme for _, _, scheme in received} == {SignatureScheme.CAVAGE}
+
+
 @pytest.mark.parametrize("scheme", [SignatureScheme.CAVAGE, SignatureScheme.RFC9421])
 async def test_post_202_is_signed_with_a_digest_of_the_exact_body(client, signer, key_pair, scheme):
     received = []
