@@ -30,6 +30,18 @@ class Arrivals:
         self.hosts: set[str] = set()
         self.first_error = None
 
+    def arrived(self, host: str) -> None:
+        now = time.monotonic()
+        self.posts += 1
+        self.first = self.first or now
+        self.last = now
+        self.hosts.add(host)
+
+    def summary(self) -> dict:
+        """What GET /__bench/stats answers."""
+        return {"posts": self.posts, "verified": self.verified, "bad_signatures": self.bad_signatures,
+                "first": self.first, "last": self.last, "hosts": len(self.hosts), "first_error": self.first_error}
+
 
 def actor_document(origin: str, public_pem: str) -> dict:
     actor = f"{origin}{ACTOR_PATH}"
@@ -50,20 +62,13 @@ def create_app(actor_pem: str | None, verify_pem: str | None) -> web.Application
 
     async def inbox(request: web.Request) -> web.Response:
         body = await request.read()
-        now = time.monotonic()
-        arrivals.posts += 1
-        arrivals.first = arrivals.first or now
-        arrivals.last = now
-        arrivals.hosts.add(request.host)
+        arrivals.arrived(request.host)
         if verify_pem is not None:
-            _verify(request, body, verify_pem, arrivals)
+            verify_into(arrivals, request.headers, str(request.url), request.raw_path, body, verify_pem)
         return web.Response(status=202)
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"posts": arrivals.posts, "verified": arrivals.verified,
-                                  "bad_signatures": arrivals.bad_signatures, "first": arrivals.first,
-                                  "last": arrivals.last, "hosts": len(arrivals.hosts),
-                                  "first_error": arrivals.first_error})
+        return web.json_response(arrivals.summary())
 
     async def reset(request: web.Request) -> web.Response:
         arrivals.reset()
@@ -78,14 +83,14 @@ def create_app(actor_pem: str | None, verify_pem: str | None) -> web.Application
     return app
 
 
-def _verify(request: web.Request, body: bytes, public_pem: str, arrivals: Arrivals) -> None:
+def verify_into(arrivals: Arrivals, headers, url: str, path_with_query: str, body: bytes, public_pem: str) -> None:
+    """Check a POST's signature with the node's own verifier and count the outcome."""
     from federation import http_signatures
     from federation.signatures import SignatureError
 
     try:
-        http_signatures.verify(request.headers, method="POST", url=str(request.url),
-                               path_with_query=request.raw_path, body=body, public_pem=public_pem,
-                               now=datetime.now(timezone.utc))
+        http_signatures.verify(headers, method="POST", url=url, path_with_query=path_with_query, body=body,
+                               public_pem=public_pem, now=datetime.now(timezone.utc))
         arrivals.verified += 1
     except SignatureError as error:
         arrivals.bad_signatures += 1

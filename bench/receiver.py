@@ -10,15 +10,11 @@ import argparse
 import asyncio
 import json
 import signal
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from multidict import CIMultiDict
 
-from bench.peer import Arrivals
-from federation import http_signatures
-from federation.signatures import SignatureError
+from bench.peer import Arrivals, verify_into
 
 MAX_HEAD_BYTES = 16384
 MAX_BODY_BYTES = 1 << 20
@@ -36,11 +32,7 @@ class Receiver:
             self._arrived(target, headers, body)
             return 202, b""
         if target == "/__bench/stats":
-            arrivals = self.arrivals
-            return 200, json.dumps({
-                "posts": arrivals.posts, "verified": arrivals.verified, "bad_signatures": arrivals.bad_signatures,
-                "first": arrivals.first, "last": arrivals.last, "hosts": len(arrivals.hosts),
-                "first_error": arrivals.first_error}).encode()
+            return 200, json.dumps(self.arrivals.summary()).encode()
         if target == "/__bench/reset":
             self.arrivals.reset()
             return 200, b'{"reset": true}'
@@ -49,19 +41,9 @@ class Receiver:
         return 404, b""
 
     def _arrived(self, target: str, headers: CIMultiDict, body: bytes) -> None:
-        arrivals, now = self.arrivals, time.monotonic()
-        arrivals.posts += 1
-        arrivals.first = arrivals.first or now
-        arrivals.last = now
         host = headers.get("Host", "")
-        arrivals.hosts.add(host)
-        try:
-            http_signatures.verify(headers, method="POST", url=f"http://{host}{target}", path_with_query=target,
-                                   body=body, public_pem=self.public_pem, now=datetime.now(timezone.utc))
-            arrivals.verified += 1
-        except SignatureError as error:
-            arrivals.bad_signatures += 1
-            arrivals.first_error = arrivals.first_error or str(error)
+        self.arrivals.arrived(host)
+        verify_into(self.arrivals, headers, f"http://{host}{target}", target, body, self.public_pem)
 
 
 class Connection(asyncio.Protocol):
