@@ -130,11 +130,6 @@ APPEND_OUTBOX = ("INSERT OR IGNORE INTO outbox (activity_id, username, type, obj
                  "VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 
-async def append_outbox_in(connection, *, activity: dict, username: str, object_iri: str | None,
-                           public: bool, now: int) -> None:
-    await append_outbox_many_in(connection, [(activity, username, object_iri)], public=public, now=now)
-
-
 async def append_outbox_many_in(connection, entries: list[tuple[dict, str, str | None]], *, public: bool,
                                 now: int) -> None:
     """Many (activity, username, object_iri) outbox entries in one statement, kept without our @context (the

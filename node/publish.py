@@ -69,8 +69,7 @@ class Publisher:
         batch; `also(connection)` writes what belongs to the batch as a whole. Their ids."""
         now = self._now()
         domain_policy = await policy.load(self.db)
-        context = document_context()  # one copy for the batch: the activities are only serialised
-        activities = [{"@context": context, **item.activity} for item in outgoing]
+        context = document_context()  # one copy for the batch's deliveries: they are only serialised
         async with self.db.transaction() as connection:
             if also is not None:
                 await also(connection)
@@ -83,18 +82,19 @@ class Publisher:
             for item in outgoing:
                 if item.tombstone is not None:
                     await objects.tombstone_in(connection, item.tombstone, now)
-            await objects.append_outbox_many_in(connection, [
-                (activity, item.username, item.object_iri)
-                for item, activity in zip(outgoing, activities) if item.public], public=True, now=now)
-            for item, activity in zip(outgoing, activities):
+            await objects.append_outbox_many_in(connection, [  # kept without the @context deliveries carry
+                (item.activity, item.username, item.object_iri) for item in outgoing if item.public],
+                public=True, now=now)
+            for item in outgoing:
                 inboxes = [inbox for inbox in item.inboxes
                            if domain_policy.is_allowed(host_of(inbox), self.config.federation_mode)]
                 if inboxes:  # the body is only kept for deliveries
-                    body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-                    await delivery.enqueue_in(connection, activity_id=activity["id"], sender=item.username,
+                    body = json.dumps({"@context": context, **item.activity}, ensure_ascii=False,
+                                      separators=(",", ":")).encode("utf-8")
+                    await delivery.enqueue_in(connection, activity_id=item.activity["id"], sender=item.username,
                                               body=body, inboxes=inboxes, now=now)
         self._wake()
-        return [activity["id"] for activity in activities]
+        return [item.activity["id"] for item in outgoing]
 
     async def follower_inboxes(self, username: str) -> list[str]:
         """Where a post to followers goes: one shared inbox per server where there is one, deduplicated."""
