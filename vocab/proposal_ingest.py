@@ -5,6 +5,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from vocab.as2 import types_of
 from vocab.cpv import CpvList
 from vocab.profile import FieldProblem
 from vocab.proposal import CURRENCIES, KIND_TAGS, PURPOSE_KIND, Proposal, ProposalError, build
@@ -58,13 +59,6 @@ def normalise(value: Any, depth: int = 0) -> Any:
                 if isinstance(item, list) else (local_name(item) if isinstance(item, str) else item)
         result.setdefault(name, item)
     return result
-
-
-def types_of(document: dict) -> list[str]:
-    kinds = document.get("type", [])
-    if isinstance(kinds, str):
-        return [kinds]
-    return [kind for kind in kinds if isinstance(kind, str)] if isinstance(kinds, list) else []
 
 
 def is_proposal(document: dict) -> bool:
