@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from vocab.context import bundled_text
 
 CPV_NAMESPACE = "http://data.europa.eu/cpv/cpv/"
-CPV_ATTRIBUTION = "CPV 2008 code list © European Union, reused under Commission Decision 2011/833/EU"
 CODE_PATTERN = re.compile(r"^(\d{8})(?:-(\d))?$")
 # CPV divisions from 45 on are works and services; below that, goods.
 FIRST_SERVICE_DIVISION = 45
@@ -23,10 +22,6 @@ class CpvCode:
     label: str
     level: int
     parent: str | None
-
-    @property
-    def iri(self) -> str:
-        return CPV_NAMESPACE + self.code
 
     @property
     def division(self) -> str:
@@ -59,9 +54,6 @@ class CpvList:
         return cls([CpvCode(row["code"], row["check_digit"], row["label_en"], int(row["level"]),
                             row["parent"] or None) for row in reader])
 
-    def __len__(self) -> int:
-        return len(self._by_code)
-
     def get(self, code: str) -> CpvCode | None:
         return self._by_code.get(code)
 
@@ -79,20 +71,6 @@ class CpvList:
         if match.group(2) is not None and match.group(2) != entry.check_digit:
             raise ValueError(f"{value} has the wrong check digit: the code is {entry.published_form}")
         return entry
-
-    def division(self, code: str) -> CpvCode:
-        return self._by_code[code[:2] + "000000"]
-
-    def divisions(self) -> list[CpvCode]:
-        return [row for row in self._by_code.values() if row.level == 2]
-
-    def ancestors(self, code: str) -> list[CpvCode]:
-        """The code's broader codes, nearest first."""
-        found, parent = [], self._by_code[code].parent
-        while parent is not None:
-            found.append(self._by_code[parent])
-            parent = self._by_code[parent].parent
-        return found
 
     def search(self, words: str, limit: int = 20) -> list[CpvCode]:
         """Codes whose label contains every word (case-insensitive), broadest first."""
