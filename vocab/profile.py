@@ -39,12 +39,16 @@ class FieldProblem:
         return f"{self.field}: {self.reason}"
 
 
-class ProfileError(ValueError):
-    """A profile failed validation; `problems` names each field and why."""
+class FieldErrors(ValueError):
+    """Validation failed; `problems` names each field and why (the message joins them)."""
 
     def __init__(self, problems: list[FieldProblem]):
         self.problems = problems
         super().__init__("; ".join(str(problem) for problem in problems))
+
+
+class ProfileError(FieldErrors):
+    """A profile failed validation."""
 
 
 @dataclass

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
 from vocab.cpv import CPV_NAMESPACE, CpvList
-from vocab.profile import FieldProblem
+from vocab.profile import FieldErrors, FieldProblem
 
 KINDS = {"need": "request", "offer": "offer"}
 KIND_TAGS = {"need": "CoopNeeds", "offer": "CoopOffers"}  # the hashtag every need (offer) carries
@@ -56,12 +56,8 @@ DURATION = r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)
 RECURRENCE_PATTERN = re.compile(rf"^R\d*/(({DURATION})|([0-9T:+\-Z.]+/{DURATION}))$")
 
 
-class ProposalError(ValueError):
-    """A need or offer failed validation; `problems` names each field and why."""
-
-    def __init__(self, problems: list[FieldProblem]):
-        self.problems = problems
-        super().__init__("; ".join(str(problem) for problem in problems))
+class ProposalError(FieldErrors):
+    """A need or offer failed validation."""
 
 
 @dataclass(frozen=True)
