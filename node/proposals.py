@@ -35,7 +35,7 @@ def index_row(proposal: Proposal, *, iri: str, username: str | None, actor_iri: 
               published: int, now: int) -> tuple:
     """The parameters of SAVE for a proposal."""
     codes = [code for code in proposal.classifications if code.isdigit()]
-    labels = [cpv.get(code).label for code in codes if cpv.get(code)]
+    labels = [entry.label for entry in map(cpv.get, codes) if entry]
     divisions = sorted({code[:2] for code in codes})
     tags = [tag.lower() for tag in hashtags(proposal, cpv)]
     words = " ".join([proposal.title, proposal.description, *labels, *codes, *tags]).lower()
