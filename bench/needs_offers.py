@@ -5,13 +5,14 @@ import asyncio
 import csv
 import random
 import statistics
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from bench.processes import LOOPBACK, coopnode_command, free_port, repository_root
+from bench.dataset import _check, coopnode
+from bench.fednode import read_one
+from bench.processes import LOOPBACK, free_port
 from bench.report import Row, verdict
 
 VALIDATION_TARGET_MS = 2.0
@@ -179,25 +180,16 @@ async def _fresh_node(data_dir: Path) -> list[str]:
 
 
 def count_open_needs(data_dir: Path) -> int:
-    import sqlite3
-
-    connection = sqlite3.connect(f"file:{data_dir / 'coopnode.sqlite3'}?mode=ro", uri=True)
-    try:
-        return connection.execute("SELECT COUNT(*) FROM proposals p JOIN objects o ON o.iri = p.iri "
-                                  "WHERE p.kind = 'need' AND p.username IS NOT NULL").fetchone()[0]
-    finally:
-        connection.close()
+    return read_one(data_dir / "coopnode.sqlite3", "SELECT COUNT(*) FROM proposals p JOIN objects o ON o.iri = p.iri "
+                                                   "WHERE p.kind = 'need' AND p.username IS NOT NULL")
 
 
 def import_with_cli(data_dir: Path, csv_path: Path) -> float:
     """Seconds for `coopnode need import` in its own process; fails unless every row was imported."""
     started = time.monotonic()
-    done = subprocess.run(coopnode_command() + ["--data", str(data_dir), "need", "import", str(csv_path)],
-                          capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
-                          cwd=repository_root(), check=False)
+    done = coopnode(data_dir, "need", "import", str(csv_path), timeout=900)
     seconds = time.monotonic() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"coopnode need import failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+    _check(done, "need import")
     return seconds
 
 
