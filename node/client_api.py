@@ -17,7 +17,7 @@ from vocab.as2 import id_of, ids_of, types_of
 from vocab.context import AS2_PUBLIC
 from vocab.profile import FieldProblem
 from vocab.proposal import Proposal, ProposalError, to_fields
-from vocab.proposal_ingest import normalise, read
+from vocab.proposal_ingest import is_proposal, normalise, read
 
 SUPPORTED = ("this outbox takes Create, Update and Delete of a need or offer (a Proposal with purpose "
              "\"request\" or \"offer\"), or the Proposal alone")
@@ -26,7 +26,6 @@ ACTIVITY_TYPES = frozenset({
     "Invite", "Join", "Leave", "Like", "Listen", "Move", "Offer", "Question", "Read", "Reject", "Remove",
     "TentativeAccept", "TentativeReject", "Travel", "Undo", "Update", "View", "EmojiReact",
 })
-PROPOSAL_TYPES = frozenset({"Proposal", "Intent"})  # an Intent alone is an implicit Proposal
 PUBLIC_NAMES = frozenset({AS2_PUBLIC, "as:Public", "Public"})
 RENDERED_ONLY = ("content", "contentMap")  # written by the node from the fields; `name` and `note` say them
 # Where each of our field names lives in the document a client sends, for the problems we report.
@@ -86,7 +85,6 @@ async def post_outbox(request: web.Request) -> web.Response:
         return Refusal(400, "the need or offer is not valid; nothing was stored", error.problems).response()
     except (NotOurs, actors.ActorNotFound) as error:  # withdrawn or removed meanwhile
         return Refusal(404, str(error)).response()
-    node.cache.clear()  # the collections and pages show the change at once
     return web.Response(body=json_bytes(published), status=201, content_type=ACTIVITY_JSON, charset="utf-8",
                         headers={**CORS, "Location": published["id"], "Access-Control-Expose-Headers": "Location"})
 
@@ -184,9 +182,8 @@ def _check_authorship(activity: dict, document: dict, actor_iri: str) -> None:
 def _read(document: dict, service: NeedsAndOffers) -> Proposal:
     """The proposal a client's document states, read as a peer's would be."""
     normal = normalise(document)
-    kinds = types_of(normal)
-    if not PROPOSAL_TYPES.intersection(kinds):
-        raise Refusal(400, f"cannot take an object of type {'/'.join(kinds) or '(none)'}: {SUPPORTED}")
+    if not is_proposal(normal):
+        raise Refusal(400, f"cannot take an object of type {'/'.join(types_of(normal)) or '(none)'}: {SUPPORTED}")
     if not isinstance(normal.get("purpose", ""), str):
         raise ProposalError([FieldProblem("purpose", 'must be "request" or "offer"')])
     proposal, _ = read(normal, service.cpv, now=datetime.now(timezone.utc))
