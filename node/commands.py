@@ -141,6 +141,11 @@ async def actor_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def minute(seconds: int | None) -> str:
+    """A stored time as the CLI prints it: `2026-12-02 07:15` (UTC), or `-`."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M") if seconds else "-"
+
+
 async def hosted_actor(db: Database, username: str) -> actors.LocalActor:
     """A hosted actor (the node's instance actor is not one)."""
     if username.strip().lower() == actors.INSTANCE_USERNAME:

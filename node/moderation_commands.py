@@ -4,11 +4,10 @@ allows (Mastodon's CSV in and out), the delivery queue (per-host health, retry) 
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from federation import delivery, inbox, policy
-from node.commands import UsageError, opened_node
+from node.commands import UsageError, minute, opened_node
 
 MODE_NOTE = ('The federation mode is set in node.toml: [federation] mode = "open" (everyone but blocked domains) '
              'or "allowlist" (only allowed domains). A rule covers the domain and its subdomains; a block always '
@@ -72,10 +71,6 @@ def _domain(text: str) -> str:
         raise UsageError(str(error)) from None
 
 
-def _when(seconds: int | None) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M") if seconds else "-"
-
-
 # ---------------------------------------------------------------- domain policy
 
 
@@ -106,7 +101,7 @@ async def policies_list(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
         entries = await policy.entries(db)
         for entry in entries:
-            print(f"{entry.action:6} {entry.domain:40} {_when(entry.created_at)[:10]}  {entry.reason}".rstrip())
+            print(f"{entry.action:6} {entry.domain:40} {minute(entry.created_at)[:10]}  {entry.reason}".rstrip())
         print(f"{len(entries)} rule(s); federation mode {config.federation_mode!r}", file=sys.stderr)
     return 0
 
@@ -159,7 +154,7 @@ async def deliveries_show(args: argparse.Namespace) -> int:
           f"{'PAUSED UNTIL (UTC)':18}  LAST ERROR")
     now = int(time.time())
     for host in hosts:
-        paused = _when(host.paused_until) if host.paused_until and host.paused_until > now else "-"
+        paused = minute(host.paused_until) if host.paused_until and host.paused_until > now else "-"
         error = " ".join((host.last_error or "-").split())
         print(f"{host.host:32} {host.pending:7} {host.failed:6} {host.expired:7} {host.sent:6} "
               f"{host.last_status or '-':>4}  {paused:18}  {error[:100]}")
@@ -173,7 +168,7 @@ async def inbox_failed(args: argparse.Namespace) -> int:
         print("No refused inbound activities.", file=sys.stderr)
         return 0
     for row in rows:
-        print(f"{_when(row['received_at'])}  {row['type']:8} {row['activity_id']}\n  from {row['actor_iri']} "
+        print(f"{minute(row['received_at'])}  {row['type']:8} {row['activity_id']}\n  from {row['actor_iri']} "
               f"after {row['attempts']} attempt(s): {' '.join((row['last_error'] or '-').split())}")
     return 0
 

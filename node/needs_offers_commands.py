@@ -9,14 +9,13 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from node import actors, proposals
 from node.commands import UsageError, hosted_actor, opened_node
 from node.db import Database
-from node.federation_commands import DELIVERED_BY_SERVER
+from node.federation_commands import DELIVERED_BY_SERVER, day
 from node.needs_offers import NeedsAndOffers, NotOurs, service_for
 from node.publish import Publisher
 from vocab.proposal import FIELDS, Proposal, ProposalError
@@ -323,15 +322,11 @@ async def list_command(args: argparse.Namespace) -> int:
             hidden += 1
             continue
         shown += 1
-        print(f"{status:9}  {_day(row['ends_at']):10}  {_cut(row['title'], TITLE_WIDTH):{TITLE_WIDTH}}  {row['iri']}")
+        print(f"{status:9}  {day(row['ends_at']):10}  {_cut(row['title'], TITLE_WIDTH):{TITLE_WIDTH}}  {row['iri']}")
     what = f"{args.kind}s" if args.all else f"open {args.kind}s"
     more = f" ({hidden} fulfilled or expired not shown: --all shows them)" if hidden else ""
     print(f"{actor.username}: {shown} {what[:-1]}(s){more}", file=sys.stderr)
     return 0
-
-
-def _day(seconds: int | None) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d") if seconds else "-"
 
 
 def _cut(text: str, width: int) -> str:

@@ -3,10 +3,9 @@
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
 
 from node import tokens
-from node.commands import UsageError, hosted_actor, opened_node
+from node.commands import UsageError, hosted_actor, minute, opened_node
 
 TOKEN_NOTE = ("A token lets a client app publish, change and withdraw one actor's needs and offers by POSTing to "
               "the actor's outbox with 'Authorization: Bearer TOKEN'. Only its SHA-256 is kept: it is shown once.")
@@ -28,10 +27,6 @@ def add_parsers(commands_parsers, data_option: argparse.ArgumentParser) -> None:
                                        description="Revoke a token: the next request with it is refused (401).")
     revoke.set_defaults(handler=token_revoke)
     revoke.add_argument("id", type=int, help="the token's number, as 'coopnode token list' shows it")
-
-
-def _when(seconds: int | None) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M") if seconds else "-"
 
 
 async def token_create(args: argparse.Namespace) -> int:
@@ -57,8 +52,8 @@ async def token_list(args: argparse.Namespace) -> int:
     if found:
         print(f"{'ID':>4}  {'ACTOR':32} {'CREATED (UTC)':16}  {'LAST USED':16}  {'REVOKED':16}  LABEL")
     for token in found:
-        print(f"{token.id:>4}  {token.username:32} {_when(token.created_at):16}  {_when(token.last_used_at):16}  "
-              f"{_when(token.revoked_at):16}  {token.label}".rstrip())
+        print(f"{token.id:>4}  {token.username:32} {minute(token.created_at):16}  {minute(token.last_used_at):16}  "
+              f"{minute(token.revoked_at):16}  {token.label}".rstrip())
     active = sum(not token.is_revoked for token in found)
     print(f"{len(found)} token(s), {active} in force", file=sys.stderr)
     return 0
@@ -72,7 +67,7 @@ async def token_revoke(args: argparse.Namespace) -> int:
         except tokens.TokenError as error:
             raise UsageError(str(error)) from None
     if before is not None and before.is_revoked:
-        print(f"Token {token.id} of {token.username} was already revoked on {_when(token.revoked_at)} UTC")
+        print(f"Token {token.id} of {token.username} was already revoked on {minute(token.revoked_at)} UTC")
     else:
         print(f"Revoked token {token.id} of {token.username}{f' ({token.label})' if token.label else ''}")
     return 0
