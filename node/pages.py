@@ -96,12 +96,16 @@ async def open_proposals_of(node: NodeState, username: str, kind: str) -> list[t
 
 async def _actor_link(node: NodeState, iri: str) -> tuple[str, str]:
     """(name, page URL) for an actor IRI: local actors by name, remote ones by their IRI."""
+    return await local_actor_link(node, iri) or (iri, iri)
+
+
+async def local_actor_link(node: NodeState, iri: str) -> tuple[str, str] | None:
+    """(name, profile page URL) of a live actor of this node, None for any other IRI."""
     username = node.urls.username_from_actor_iri(iri)
-    if username:
-        local = await actors.get(node.db, username)
-        if local is not None and not local.is_deleted:
-            return local.profile.name, node.urls.profile_page(local.username)
-    return iri, iri
+    local = await actors.get(node.db, username) if username else None
+    if local is None or local.is_deleted:
+        return None
+    return local.profile.name, node.urls.profile_page(local.username)
 
 
 async def members_of(node: NodeState, hub_iri: str) -> list[tuple[str, str]]:

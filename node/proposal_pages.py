@@ -312,11 +312,9 @@ async def _entry(node: NodeState, document: dict, cpv: CpvList, names: dict) -> 
 
 async def _author(node: NodeState, actor_iri: str) -> tuple[str, str | None]:
     """(name, link) of a proposal's author: ours by profile name, a peer's by what we know of it."""
-    username = node.urls.username_from_actor_iri(actor_iri)
-    if username:
-        local = await actors.get(node.db, username)
-        if local is not None and not local.is_deleted:
-            return local.profile.name, node.urls.profile_page(local.username)
+    local = await pages.local_actor_link(node, actor_iri) if actor_iri else None
+    if local is not None:
+        return local
     remote = await remote_actors.get(node.db, actor_iri) if actor_iri else None
     if remote is not None:
         name = remote.document.get("name") or remote.preferred_username
