@@ -20,8 +20,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from nodes import (bound_socket, create_node, eventually, follow, following_state, node_database, preston_hub,
-                   received_object, running_node, second_connection_publisher)
+from nodes import (bound_socket, create_node, eventually, follow, following_state, handled_inbox_rows, node_database,
+                   preston_hub, received_object, running_node, second_connection_publisher)
 from processes import REPOSITORY, free_port
 
 from federation import http_signatures, remote_actors
@@ -130,8 +130,8 @@ async def test_sender_restarted_with_deliveries_pending_loses_none(tmp_path):
                 return all([await received_object(b, note) for note in notes])
 
             await eventually(kept, message="B keeps every note")
-            received = await b.db.fetch_all("SELECT activity_id, state FROM inbox WHERE type = 'Create'")
-            assert sorted(tuple(row) for row in received) == sorted((create, "done") for create in creates)
+            received = await handled_inbox_rows(b.db, "activity_id, state", "type = 'Create'")
+            assert sorted(received) == sorted((create, "done") for create in creates)
 
 
 async def _equals(awaitable, expected) -> bool:
@@ -167,9 +167,8 @@ async def test_peer_down_then_back_gets_every_post_update_and_delete(tmp_path):
 
             rows = await eventually(everything, message="B has every post, the edit and the withdrawal")
             assert [row["deleted_at"] is None for row in rows] == [True, False, True, True, True]
-            handled = await b.db.fetch_all("SELECT type, state FROM inbox WHERE actor_iri = ?",
-                                           (a.actor_iri("preston"),))
-            assert Counter(tuple(row) for row in handled if row["type"] != "Accept") == {
+            handled = await handled_inbox_rows(b.db, "type, state", "actor_iri = ?", (a.actor_iri("preston"),))
+            assert Counter(row for row in handled if row[0] != "Accept") == {
                 ("Create", "done"): 5, ("Update", "done"): 1, ("Delete", "done"): 1}
 
 

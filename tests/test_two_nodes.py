@@ -8,8 +8,8 @@ import json
 import aiohttp
 import pytest
 
-from nodes import (eventually, follow, follower_state, following_state, make_certificates, preston_hub,
-                   preston_larder, received_object, remote_actor, running_node, second_connection_publisher)
+from nodes import (eventually, follow, follower_state, following_state, handled_inbox_rows, make_certificates,
+                   preston_hub, preston_larder, received_object, remote_actor, running_node, second_connection_publisher)
 
 from node import actors, follows
 
@@ -100,8 +100,8 @@ async def test_note_created_updated_and_deleted_reaches_the_follower(two_nodes):
     assert document["attributedTo"] == b.actor_iri("preston")
     assert "market hall" in document["content"]
     assert document["content"] == served["content"]
-    received = await a.db.fetch_one("SELECT recipient, state FROM inbox WHERE activity_id = ?", (create_id,))
-    assert tuple(received) == (None, "done")  # arrived at A's shared inbox and was handled
+    received = await handled_inbox_rows(a.db, "recipient, state", "activity_id = ?", (create_id,))
+    assert received == [(None, "done")]  # arrived at A's shared inbox and was handled
 
     await b.publisher.update_note(note_iri, "Preston's co-ops meet on Friday at the market hall.")
 
@@ -142,8 +142,7 @@ async def test_profile_update_refreshes_the_followers_copy(two_nodes):
         return json.loads(row[0])["name"] == "Preston Community Wealth Hub"
 
     await eventually(refreshed, message="A's remote_actors row carries the new name")
-    handled = await a.db.fetch_one("SELECT type, state FROM inbox WHERE activity_id = ?", (update_id,))
-    assert tuple(handled) == ("Update", "done")
+    assert await handled_inbox_rows(a.db, "type, state", "activity_id = ?", (update_id,)) == [("Update", "done")]
 
 
 async def test_unfollow_removes_the_follower(two_nodes):
