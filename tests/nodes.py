@@ -286,15 +286,15 @@ async def received_object(node: RunningNode, iri: str):
         "WHERE iri = ? AND username IS NULL", (iri,))
 
 
-async def handled_inbox_rows(db, columns: str, where: str, parameters=()) -> list:
-    """The inbox rows matching `where` (with `columns`), read once none of them still waits for the worker.
-    The worker commits an activity's effects first and marks its whole batch handled afterwards, so a test that
-    has just seen the effect waits here before it asserts the rows' states."""
+async def settled_rows(db, table: str, columns: str, where: str, parameters=()) -> list[tuple]:
+    """The rows of `table` (inbox or deliveries) matching `where`, as tuples of `columns`, read once none of them
+    is pending any more. Both workers commit an attempt's effects first and write the outcomes of a batch
+    afterwards, so a test that has just seen the effect waits here before it asserts the rows' states."""
     async def settled():
-        rows = await db.fetch_all(f"SELECT state, {columns} FROM inbox WHERE {where}", parameters)
+        rows = await db.fetch_all(f"SELECT state, {columns} FROM {table} WHERE {where}", parameters)
         return rows if rows and all(row["state"] != "pending" for row in rows) else None
 
-    rows = await eventually(settled, message=f"the inbox rows where {where} are handled")
+    rows = await eventually(settled, message=f"the {table} rows where {where} are settled")
     return [tuple(row)[1:] for row in rows]
 
 

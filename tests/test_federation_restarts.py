@@ -20,8 +20,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from nodes import (bound_socket, create_node, eventually, follow, following_state, handled_inbox_rows, node_database,
-                   preston_hub, received_object, running_node, second_connection_publisher)
+from nodes import (bound_socket, create_node, eventually, follow, following_state, node_database, preston_hub,
+                   received_object, running_node, second_connection_publisher, settled_rows)
 from processes import REPOSITORY, free_port
 
 from federation import http_signatures, remote_actors
@@ -130,7 +130,7 @@ async def test_sender_restarted_with_deliveries_pending_loses_none(tmp_path):
                 return all([await received_object(b, note) for note in notes])
 
             await eventually(kept, message="B keeps every note")
-            received = await handled_inbox_rows(b.db, "activity_id, state", "type = 'Create'")
+            received = await settled_rows(b.db, "inbox", "activity_id, state", "type = 'Create'")
             assert sorted(received) == sorted((create, "done") for create in creates)
 
 
@@ -167,7 +167,7 @@ async def test_peer_down_then_back_gets_every_post_update_and_delete(tmp_path):
 
             rows = await eventually(everything, message="B has every post, the edit and the withdrawal")
             assert [row["deleted_at"] is None for row in rows] == [True, False, True, True, True]
-            handled = await handled_inbox_rows(b.db, "type, state", "actor_iri = ?", (a.actor_iri("preston"),))
+            handled = await settled_rows(b.db, "inbox", "type, state", "actor_iri = ?", (a.actor_iri("preston"),))
             assert Counter(row for row in handled if row[0] != "Accept") == {
                 ("Create", "done"): 5, ("Update", "done"): 1, ("Delete", "done"): 1}
 
@@ -360,7 +360,10 @@ async def test_kill_9_during_a_fan_out_then_restart_reaches_every_inbox(tmp_path
             def delivered() -> int:
                 return sum(len(fake.receivers_of(create)) for fake in fakes)
 
-            await eventually(lambda: delivered() >= 8, timeout=15, interval=0.01, message="the fan-out started")
+            async with node_database(_Named(a_config)) as db:  # killed once some outcome is committed
+                await eventually(lambda: db.scalar("SELECT COUNT(*) FROM deliveries WHERE activity_id = ? "
+                                                   "AND state = 'sent'", (create,)),
+                                 timeout=15, interval=0.01, message="the fan-out started")
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
             assert process.returncode == -signal.SIGKILL

@@ -26,8 +26,8 @@ import pytest
 from aiohttp import web
 from hostile import Hostile, Peer, PeerKey, World
 from multidict import CIMultiDict
-from nodes import (bound_socket, handled_inbox_rows, make_certificates, node_database, preston_hub, preston_larder,
-                   running_node)
+from nodes import (bound_socket, make_certificates, node_database, preston_hub, preston_larder, running_node,
+                   settled_rows)
 
 from federation import http_signatures, policy
 from federation.http_signatures import SignatureScheme
@@ -293,7 +293,7 @@ async def test_a_thousand_hostile_requests_are_refused_and_nothing_is_stored(nod
             assert (status, answer) == (202, {"status": "accepted"}), raw
     async with node_database(node) as db:
         assert await db.scalar("SELECT COUNT(*) FROM inbox") == 2
-        handled = await handled_inbox_rows(db, "state, type, last_error", "TRUE")
+        handled = await settled_rows(db, "inbox", "state, type, last_error", "TRUE")
         assert [row[0] for row in handled] == ["done", "done"], handled
         follower = await follows.follower(db, "preston", peer.actor("alice"))
         assert follower is not None and follower["state"] == "accepted"

@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from fedify import INSTALL_DIR
-from nodes import handled_inbox_rows, make_certificates, preston_hub, preston_larder, running_node
+from nodes import make_certificates, preston_hub, preston_larder, running_node, settled_rows
 
 from federation import remote_actors
 from node import actors, follows, objects
@@ -287,7 +287,8 @@ async def test_fedify_follows_our_coop_and_verifies_our_create(pair):
     follow_id = await fedify_follows(pair, COOP)
     # Fedify knocked with RFC 9421 first, and our node verified it at once (202, no second knock).
     assert pair.watch.of(follow_id) == [(FEDIFY_RFC9421, 202)], pair.diagnostics()
-    assert await handled_inbox_rows(pair.db, "state, last_error", "activity_id = ?", (follow_id,)) == [("done", None)]
+    inbox_rows = await settled_rows(pair.db, "inbox", "state, last_error", "activity_id = ?", (follow_id,))
+    assert inbox_rows == [("done", None)]
 
     text = "Fresh bread on Friday: the Larder's ovens are on from 7am."
     note_iri, create_id = await post_note(pair, COOP, text)
@@ -303,9 +304,8 @@ async def test_fedify_follows_our_coop_and_verifies_our_create(pair):
                   if entry["type"] == "Accept" and entry["objectId"] == follow_id)
     assert await pair.fedify.requests_for(accept["id"]) == [(FEDIFY_CAVAGE, 202)]
     assert (await pair.fedify.state())["unverified"] == []
-    delivery = await pair.db.fetch_one("SELECT state, last_status FROM deliveries WHERE activity_id = ?",
-                                       (create_id,))
-    assert tuple(delivery) == ("sent", 202)
+    assert await settled_rows(pair.db, "deliveries", "state, last_status", "activity_id = ?", (create_id,)) == [
+        ("sent", 202)]
 
 
 async def test_we_follow_fedify_and_keep_its_verified_posts(pair):
@@ -321,7 +321,8 @@ async def test_we_follow_fedify_and_keep_its_verified_posts(pair):
     # Fedify's first knock, RFC 9421, verified by our node at once (the shared inbox, since we asked for it).
     assert pair.watch.of(posted["create"]) == [(FEDIFY_RFC9421, 202)], pair.diagnostics()
     assert [entry["path"] for entry in pair.watch.requests if entry["activity"] == posted["create"]] == ["/inbox"]
-    inbox_rows = await handled_inbox_rows(pair.db, "state, last_error", "activity_id = ?", (posted["create"],))
+    inbox_rows = await settled_rows(pair.db, "inbox", "state, last_error", "activity_id = ?",
+                                    (posted["create"],))
     assert inbox_rows == [("done", None)]
 
 

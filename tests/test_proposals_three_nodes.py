@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 
 from node import proposals
-from nodes import eventually, follow, following_state, handled_inbox_rows, preston_hub, preston_larder, running_node
+from nodes import eventually, follow, following_state, preston_hub, preston_larder, running_node, settled_rows
 from processes import run_async
 
 LARDER = "the_preston_larder"
@@ -92,7 +92,7 @@ async def test_a_hub_reshares_its_members_needs_to_its_followers(three_nodes, ca
     assert await counts_on_c(c, need) == (1, 1)  # one Announce of the need itself (the other names the Update)
     assert await b.db.scalar("SELECT COUNT(*) FROM outbox WHERE username = 'kirklees' AND type = 'Announce'") == 2
     assert await b.db.scalar("SELECT COUNT(*) FROM hub_announces WHERE object_iri = ?", (need,)) == 1
-    assert await handled_inbox_rows(c.db, "state", "type = 'Announce'") == [("done",), ("done",)]
+    assert await settled_rows(c.db, "inbox", "state", "type = 'Announce'") == [("done",), ("done",)]
 
     # A co-op on the hub's own node publishes an offer: re-shared to C the same way.
     bread = await b.federation.needs_offers.add("kirklees_bakers", "offer", BREAD)

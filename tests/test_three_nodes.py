@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from nodes import (eventually, follow, following_state, handled_inbox_rows, preston_hub, preston_larder, received_object,
-                   running_node)
+from nodes import (eventually, follow, following_state, preston_hub, preston_larder, received_object, running_node,
+                   settled_rows)
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ async def test_two_servers_follow_a_third_and_each_receives_its_post_once(three_
 
     # Each follower server handled the activity once, through its shared inbox, and keeps one copy.
     for node in (a, c):
-        received = await handled_inbox_rows(node.db, "recipient, state", "activity_id = ?", (create_id,))
+        received = await settled_rows(node.db, "inbox", "recipient, state", "activity_id = ?", (create_id,))
         assert received == [(None, "done")]
         copies = await node.db.fetch_all("SELECT json, deleted_at FROM objects WHERE username IS NULL")
         assert len(copies) == 1 and copies[0]["deleted_at"] is None

@@ -8,8 +8,8 @@ import json
 import aiohttp
 import pytest
 
-from nodes import (eventually, follow, follower_state, following_state, handled_inbox_rows, make_certificates,
-                   preston_hub, preston_larder, received_object, remote_actor, running_node, second_connection_publisher)
+from nodes import (eventually, follow, follower_state, following_state, make_certificates, preston_hub, preston_larder,
+                   received_object, remote_actor, running_node, second_connection_publisher, settled_rows)
 
 from node import actors, follows
 
@@ -73,10 +73,8 @@ async def test_follow_is_accepted_both_ways_and_listed_in_the_collections(two_no
     learnt = await b.db.fetch_one("SELECT inbox, shared_inbox FROM remote_actors WHERE iri = ?", (follower_iri,))
     assert tuple(learnt) == (f"{follower_iri}/inbox", f"{a.base_url}/inbox")
     # The Follow and the Accept were both delivered (2xx), not merely queued.
-    sent_by_a = await a.db.fetch_all("SELECT inbox_url, state FROM deliveries")
-    assert [tuple(row) for row in sent_by_a] == [(f"{hub.iri}/inbox", "sent")]
-    sent_by_b = await b.db.fetch_all("SELECT inbox_url, state FROM deliveries")
-    assert [tuple(row) for row in sent_by_b] == [(f"{follower_iri}/inbox", "sent")]
+    assert await settled_rows(a.db, "deliveries", "inbox_url, state", "TRUE") == [(f"{hub.iri}/inbox", "sent")]
+    assert await settled_rows(b.db, "deliveries", "inbox_url, state", "TRUE") == [(f"{follower_iri}/inbox", "sent")]
 
     # The public collections count the relationship on both sides.
     status, followers = await fetch_as2(f"{hub.iri}/followers")
@@ -100,7 +98,7 @@ async def test_note_created_updated_and_deleted_reaches_the_follower(two_nodes):
     assert document["attributedTo"] == b.actor_iri("preston")
     assert "market hall" in document["content"]
     assert document["content"] == served["content"]
-    received = await handled_inbox_rows(a.db, "recipient, state", "activity_id = ?", (create_id,))
+    received = await settled_rows(a.db, "inbox", "recipient, state", "activity_id = ?", (create_id,))
     assert received == [(None, "done")]  # arrived at A's shared inbox and was handled
 
     await b.publisher.update_note(note_iri, "Preston's co-ops meet on Friday at the market hall.")
@@ -120,8 +118,7 @@ async def test_note_created_updated_and_deleted_reaches_the_follower(two_nodes):
 
     await eventually(tombstoned, message="A's copy of the note is tombstoned")
     assert await a.db.scalar("SELECT COUNT(*) FROM objects WHERE username IS NULL") == 1
-    states = await b.db.fetch_all("SELECT DISTINCT state FROM deliveries")
-    assert [row[0] for row in states] == ["sent"]
+    assert {state for state, in await settled_rows(b.db, "deliveries", "state", "TRUE")} == {"sent"}
 
 
 async def test_profile_update_refreshes_the_followers_copy(two_nodes):
@@ -142,7 +139,8 @@ async def test_profile_update_refreshes_the_followers_copy(two_nodes):
         return json.loads(row[0])["name"] == "Preston Community Wealth Hub"
 
     await eventually(refreshed, message="A's remote_actors row carries the new name")
-    assert await handled_inbox_rows(a.db, "type, state", "activity_id = ?", (update_id,)) == [("Update", "done")]
+    handled = await settled_rows(a.db, "inbox", "type, state", "activity_id = ?", (update_id,))
+    assert handled == [("Update", "done")]
 
 
 async def test_unfollow_removes_the_follower(two_nodes):
@@ -203,9 +201,9 @@ async def test_https_with_a_local_ca_follow_and_post(tmp_path, monkeypatch):
         stored = await eventually(lambda: received_object(a, note_iri), message="A stores the note over TLS")
         assert "Over TLS" in json.loads(stored["json"])["content"]
 
-        delivered = await b.db.fetch_one("SELECT inbox_url, state, last_status FROM deliveries "
-                                         "WHERE activity_id = ?", (create_id,))
-        assert tuple(delivered) == (f"{a.base_url}/inbox", "sent", 202)
+        delivered = await settled_rows(b.db, "deliveries", "inbox_url, state, last_status", "activity_id = ?",
+                                       (create_id,))
+        assert delivered == [(f"{a.base_url}/inbox", "sent", 202)]
         status, served = await fetch_as2(note_iri, ssl=certificates.client_context())
         assert status == 200 and served["id"] == note_iri
 
