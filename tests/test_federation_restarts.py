@@ -453,10 +453,12 @@ async def test_no_delivery_starts_after_the_node_began_to_stop(tmp_path, caplog)
         create = await activity_of(a.db, "Create", note)
         await wait_until_attempted(a.db, {create})  # now waiting out its backoff
 
-        # Another process holds the write lock (a long CLI write) and makes the row due when it commits ...
-        blocker = sqlite3.connect(a.config.database_path, isolation_level=None)
+        # Another process holds the write lock (a long CLI write) and makes the row due when it commits ... It
+        # takes the lock on a thread of its own: the node may be inside a write transaction just then, which it
+        # can only finish if the event loop is free.
+        blocker = sqlite3.connect(a.config.database_path, isolation_level=None, check_same_thread=False)
         try:
-            blocker.execute("BEGIN IMMEDIATE")
+            await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
             blocker.execute("UPDATE deliveries SET next_attempt_at = 0 WHERE activity_id = ?", (create,))
             a.federation.delivery_worker.wake()  # ... while the worker tries to claim rows, and waits for the lock
             await asyncio.sleep(0.3)
