@@ -27,12 +27,9 @@ class SignatureScheme(enum.Enum):
 
 def scheme_of(headers: Mapping[str, str]) -> SignatureScheme | None:
     """RFC 9421 when Signature-Input is present (checked first, as Mastodon does), cavage when Signature has keyId."""
-    return _scheme(get_header(headers, "Signature-Input"), get_header(headers, "Signature"))
-
-
-def _scheme(signature_input: str | None, signature: str | None) -> SignatureScheme | None:
-    if signature_input is not None:
+    if get_header(headers, "Signature-Input") is not None:
         return SignatureScheme.RFC9421
+    signature = get_header(headers, "Signature")
     if signature is not None and "keyid=" in signature.lower():
         return SignatureScheme.CAVAGE
     return None
@@ -50,10 +47,10 @@ class ReceivedSignature:
 def read(headers: Mapping[str, str]) -> ReceivedSignature:
     """The request's signature, parsed once for both the key look-up and `verify`; SignatureError if it is
     missing or malformed."""
-    signature = get_header(headers, "Signature")
-    scheme = _scheme(get_header(headers, "Signature-Input"), signature)
+    scheme = scheme_of(headers)
     if scheme is SignatureScheme.RFC9421:
         return ReceivedSignature(scheme, rfc9421_key_id(headers))
+    signature = get_header(headers, "Signature")
     if scheme is None:
         raise SignatureError("Signature header has no keyId, and there is no Signature-Input header"
                              if signature is not None else "the request is not signed")
@@ -64,10 +61,6 @@ def read(headers: Mapping[str, str]) -> ReceivedSignature:
 def other_scheme(scheme: SignatureScheme) -> SignatureScheme:
     """The scheme to knock with next after a 400/401 (double-knocking)."""
     return SignatureScheme.CAVAGE if scheme is SignatureScheme.RFC9421 else SignatureScheme.RFC9421
-
-
-def key_id_of(headers: Mapping[str, str]) -> str:
-    return read(headers).key_id
 
 
 def verify(
