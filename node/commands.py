@@ -146,6 +146,11 @@ def minute(seconds: int | None) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M") if seconds else "-"
 
 
+def day(seconds: int | None) -> str:
+    """A stored time's date as the CLI prints it: `2026-12-02` (UTC), or `-`."""
+    return minute(seconds)[:10]
+
+
 async def hosted_actor(db: Database, username: str) -> actors.LocalActor:
     """A hosted actor (the node's instance actor is not one)."""
     if username.strip().lower() == actors.INSTANCE_USERNAME:

@@ -11,7 +11,6 @@ import re
 import sys
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from yarl import URL
@@ -20,7 +19,7 @@ from federation import policy, remote_actors
 from federation.client import FederationClient, FetchError
 from federation.remote_actors import InvalidActor, RemoteActor
 from node import actors, follows, objects
-from node.commands import UsageError, hosted_actor, opened_node
+from node.commands import UsageError, day, hosted_actor, opened_node
 from node.documents import NOTE_MAX_LENGTH
 from node.federation_runtime import Signers, user_agent
 from node.publish import Publisher
@@ -155,10 +154,6 @@ def handle_of(iri: str, cached: RemoteActor | None) -> str:
     if cached is None or not cached.preferred_username:
         return ""
     return f"@{cached.preferred_username}@{urlsplit(iri).netloc.lower()}"
-
-
-def day(seconds: int | None) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d") if seconds else "-"
 
 
 # ---------------------------------------------------------------- follow, unfollow, following

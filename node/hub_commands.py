@@ -10,8 +10,8 @@ import time
 from federation import remote_actors
 from federation.remote_actors import RemoteActor
 from node import actors, follows, hubs
-from node.commands import UsageError, opened_node
-from node.federation_commands import DELIVERED_BY_SERVER, day, fetch_remote, handle_of, known_remote, parse_target
+from node.commands import UsageError, day, opened_node
+from node.federation_commands import DELIVERED_BY_SERVER, fetch_remote, handle_of, known_remote, parse_target
 from node.publish import Publisher
 
 MEMBER_HELP = "the member: a local username, an actor IRI, or a handle like @coop@example.org"

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from federation import delivery, inbox, policy
-from node.commands import UsageError, minute, opened_node
+from node.commands import UsageError, day, minute, opened_node
 
 MODE_NOTE = ('The federation mode is set in node.toml: [federation] mode = "open" (everyone but blocked domains) '
              'or "allowlist" (only allowed domains). A rule covers the domain and its subdomains; a block always '
@@ -101,7 +101,7 @@ async def policies_list(args: argparse.Namespace) -> int:
     async with opened_node(args) as (config, db, urls):
         entries = await policy.entries(db)
         for entry in entries:
-            print(f"{entry.action:6} {entry.domain:40} {minute(entry.created_at)[:10]}  {entry.reason}".rstrip())
+            print(f"{entry.action:6} {entry.domain:40} {day(entry.created_at)}  {entry.reason}".rstrip())
         print(f"{len(entries)} rule(s); federation mode {config.federation_mode!r}", file=sys.stderr)
     return 0
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 from node import actors, proposals
-from node.commands import UsageError, hosted_actor, opened_node
+from node.commands import UsageError, day, hosted_actor, opened_node
 from node.db import Database
-from node.federation_commands import DELIVERED_BY_SERVER, day
+from node.federation_commands import DELIVERED_BY_SERVER
 from node.needs_offers import NeedsAndOffers, NotOurs, service_for
 from node.publish import Publisher
 from vocab.proposal import FIELDS, Proposal, ProposalError
