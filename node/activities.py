@@ -243,8 +243,9 @@ class InboundHandler:
         if origin_of(iri) == origin_of(self.urls.base) or not await follows.is_followed_here(self.db, actor_iri):
             return False
         row = await objects.get(self.db, iri)
-        return row is None or (row["username"] is None and row["deleted_at"] is None and row["kind"] in ("need",
-                                                                                                          "offer"))
+        if row is None:
+            return True
+        return row["username"] is None and row["deleted_at"] is None and row["kind"] in ("need", "offer")
 
     async def _worth_fetching(self, activity: dict, shared: str, actor_iri: str) -> bool:
         """Whether a shared object may be a need or offer we lack: not ours, not stored (or withdrawn) already,
@@ -327,7 +328,7 @@ def looks_like_proposal(document: dict) -> bool:
     try:
         return proposal_ingest.is_proposal(proposal_ingest.normalise(type_keys))
     except ProposalError:  # nested too deeply to read: let read() refuse it with the reason
-        return bool({"Proposal", "Intent"}.intersection(types_of(document)))
+        return proposal_ingest.is_proposal(document)
 
 
 def _named_by_activity(value: object) -> str | None:
