@@ -140,19 +140,24 @@ class Database:
         written, roughly) above QUICK_WRITE_MAX_BYTES, and another process holding the write lock, send the
         statement the usual way instead. The same write lock serialises it with every other write."""
         async with self._write_lock:
-            quick = self._quick_connection() if size <= QUICK_WRITE_MAX_BYTES else None
-            if quick is not None:
-                try:
-                    rows = quick.execute(sql, parameters).fetchall()
-                except sqlite3.OperationalError as error:
-                    if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
-                        raise
-                else:
-                    self.own_commits += 1
-                    return rows
-            rows = list(await asyncio.shield(self.connection.execute_fetchall(sql, parameters)))
+            rows = self._quick_write(sql, parameters) if size <= QUICK_WRITE_MAX_BYTES else None
+            if rows is None:
+                rows = list(await asyncio.shield(self.connection.execute_fetchall(sql, parameters)))
             self.own_commits += 1
             return rows
+
+    def _quick_write(self, sql: str, parameters) -> list[aiosqlite.Row] | None:
+        """The statement's rows, run on the event loop's connection; None when it could not run there (no such
+        connection, or another process holds the write lock) and nothing was written."""
+        quick = self._quick_connection()
+        if quick is None:
+            return None
+        try:
+            return quick.execute(sql, parameters).fetchall()
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return None
 
     def _quick_connection(self) -> sqlite3.Connection | None:
         """The event-loop thread's connection, opened on first use; None when there is none (a database without
