@@ -111,20 +111,24 @@ def rss_kib(pid: int) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu_seconds(pid: int) -> float:
     """cpu_seconds of a process and of its live children (the node's signing process), and of those it reaped."""
-    total, ticks = cpu_seconds(pid), os.sysconf("SC_CLK_TCK")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    total += (int(fields[13]) + int(fields[14])) / ticks
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    ticks = sum(int(fields[index]) for index in (11, 12, 13, 14))  # utime, stime, cutime, cstime
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            child = stat.read_text().rsplit(")", 1)[1].split()
+            child = _stat_fields(stat)
         except OSError:  # ended meanwhile
             continue
         if int(child[1]) == pid:
-            total += (int(child[11]) + int(child[12])) / ticks
-    return total
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc/PID/stat after the command name (which may hold spaces): state is [0], ppid [1]."""
+    return stat.read_text().rsplit(")", 1)[1].split()
