@@ -17,7 +17,8 @@ from federation.signatures import rsa_sign
 
 log = logging.getLogger(__name__)
 
-HEADER = struct.Struct(">II")  # (number, length) after the frame's type byte
+HEADER = struct.Struct(">II")  # (key_number, length) after a key frame's type byte
+REQUEST = struct.Struct(">III")  # (request_id, key_number, length) after a signature frame's type byte
 ANSWER = struct.Struct(">BII")  # (status, request_id, length)
 MAX_FRAME_BYTES = 1 << 20
 ANSWER_TIMEOUT_SECONDS = 10  # a signature takes about a millisecond; a child this late is stuck
@@ -99,7 +100,7 @@ class SigningProcess:
         request_id = self._next_request
         answer = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = answer
-        process.stdin.write(b"S" + struct.pack(">I", request_id) + HEADER.pack(key_number, len(data)) + data)
+        process.stdin.write(b"S" + REQUEST.pack(request_id, key_number, len(data)) + data)
         try:
             await process.stdin.drain()
         except (ConnectionError, BrokenPipeError) as error:
@@ -186,8 +187,7 @@ def serve(source, sink) -> None:
             number, length = HEADER.unpack(_read_exactly(source, HEADER.size))
             keys[number] = _read_exactly(source, length).decode("ascii")
             continue
-        (request_id,) = struct.unpack(">I", _read_exactly(source, 4))
-        number, length = HEADER.unpack(_read_exactly(source, HEADER.size))
+        request_id, number, length = REQUEST.unpack(_read_exactly(source, REQUEST.size))
         data = _read_exactly(source, length)
         try:
             status, payload = 0, rsa_sign(keys[number], data)
