@@ -47,15 +47,17 @@ async def peer(tmp_path):
 
 async def queued(data) -> list[tuple[str, str, dict]]:
     """(host, inbox, activity) of every pending delivery, oldest first."""
-    found = await data_dir_rows(data, "SELECT d.host, d.inbox_url, p.body FROM deliveries d JOIN delivery_payloads p "
-                             "ON p.activity_id = d.activity_id WHERE d.state = 'pending' ORDER BY d.id")
-    return [(host, inbox, json.loads(body)) for host, inbox, body in found]
+    return await _deliveries(data, "d.state = 'pending'")
 
 
 async def sent(data) -> list[tuple[str, str, dict]]:
     """(host, inbox, activity) of every delivery, whatever its state."""
+    return await _deliveries(data, "TRUE")
+
+
+async def _deliveries(data, where: str) -> list[tuple[str, str, dict]]:
     found = await data_dir_rows(data, "SELECT d.host, d.inbox_url, p.body FROM deliveries d JOIN delivery_payloads p "
-                             "ON p.activity_id = d.activity_id ORDER BY d.id")
+                                      f"ON p.activity_id = d.activity_id WHERE {where} ORDER BY d.id")
     return [(host, inbox, json.loads(body)) for host, inbox, body in found]
 
 

@@ -182,7 +182,7 @@ async def test_a_remote_member_is_followed_and_unfollowed_by_the_hub(data, tmp_p
     assert await data_dir_rows(data, "SELECT * FROM hub_members") == []
     assert await data_dir_rows(data, "SELECT * FROM following") == []
     bodies = await data_dir_rows(data, "SELECT p.body FROM deliveries d JOIN delivery_payloads p USING (activity_id) "
-                              "ORDER BY d.id")
+                                       "ORDER BY d.id")
     assert [json.loads(body)["type"] for (body,) in bodies] == ["Follow", "Undo"]
 
 
