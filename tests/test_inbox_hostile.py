@@ -5,7 +5,8 @@ addresses, private and blocked keyIds. None may be accepted, none may crash the 
 responsive and nothing may be stored; then one valid activity must still get through.
 
 Requests go over real HTTP to a real node (tests/nodes.py) and are signed by actors that a small peer server on
-loopback publishes (tests/hostile.py). Generation is reproducible: random.Random(SEED).
+loopback publishes (tests/hostile_world.py; the generators are in tests/hostile.py and
+tests/hostile_signatures.py). Generation is reproducible: random.Random(SEED).
 """
 
 import asyncio
@@ -22,9 +23,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import hostile
+import hostile_signatures
+import hostile_world
 import pytest
 from aiohttp import web
-from hostile import Hostile, Peer, PeerKey, World
+from hostile_world import Hostile, Peer, PeerKey, World
 from multidict import CIMultiDict
 from nodes import (bound_socket, make_certificates, node_database, preston_hub, preston_larder, running_node,
                    settled_rows)
@@ -129,7 +132,7 @@ def world_for(node, peer: Peer, context_listener: Listener) -> World:
     return World(node_base=node.base_url, local_actors=LOCAL_ACTORS, peer=peer,
                  blocked_bases=(peer.blocked_base, localhost_base),
                  context_url=f"http://127.0.0.1:{context_listener.port}", closed_port_base="http://127.0.0.1:1",
-                 now=hostile.now_utc())
+                 now=hostile_world.now_utc())
 
 
 async def block(node, *hosts: str) -> None:
@@ -208,7 +211,7 @@ def test_the_generated_suite_is_large_distinct_and_reproducible(peer_keys):
     peer = Peer(keys=peer_keys, base_url="http://127.0.0.1:9")
     world = World(node_base="http://127.0.0.1:8", local_actors=LOCAL_ACTORS, peer=peer,
                   blocked_bases=("http://127.0.0.2:9", "http://localhost:9"), context_url="http://127.0.0.1:7",
-                  closed_port_base="http://127.0.0.1:1", now=hostile.now_utc())
+                  closed_port_base="http://127.0.0.1:1", now=hostile_world.now_utc())
     first = hostile.generate(world, SEED)
     again = hostile.generate(world, SEED)
     per_category = Counter(request.category for request in first)
@@ -279,16 +282,16 @@ async def test_a_thousand_hostile_requests_are_refused_and_nothing_is_stored(nod
 
     # The suite does not pass by refusing everything: a valid Follow and a valid Create (whose @context names
     # the private listener) are accepted, stored once even when replayed exactly, and handled.
-    follow = {"@context": hostile.AS2, "id": f"{peer.base_url}/activities/follow-1", "type": "Follow",
+    follow = {"@context": hostile_world.AS2, "id": f"{peer.base_url}/activities/follow-1", "type": "Follow",
               "actor": peer.actor("alice"), "object": f"{node.base_url}/actors/preston"}
-    create = hostile.activity(world, random.Random(SEED), kind="Create",
-                              context=[hostile.AS2, world.context_url + "/ctx.jsonld",
-                                       "http://169.254.169.254/latest/meta-data/"])
+    create = hostile_world.activity(world, random.Random(SEED), kind="Create",
+                                    context=[hostile_world.AS2, world.context_url + "/ctx.jsonld",
+                                             "http://169.254.169.254/latest/meta-data/"])
     for document, path in ((follow, "/inbox"), (create, "/actors/the_preston_larder/inbox")):
-        body = hostile.as_body(document)
+        body = hostile_world.as_body(document)
         for _attempt in range(2):
-            headers = hostile.signed_headers(replace(world, now=hostile.now_utc()), "alice", path, body)
-            valid = hostile.case("valid", path, headers, body, {202}, None)
+            headers = hostile_world.signed_headers(replace(world, now=hostile_world.now_utc()), "alice", path, body)
+            valid = hostile_world.case("valid", path, headers, body, {202}, None)
             status, answer, raw = await send(http, node.base_url, valid)
             assert (status, answer) == (202, {"status": "accepted"}), raw
     async with node_database(node) as db:
@@ -344,7 +347,7 @@ async def test_a_production_node_never_fetches_a_keyid_on_a_private_address(tmp_
         peer = Peer(keys=peer_keys, base_url=f"https://127.0.0.1:{port}")
         world = World(node_base=config.base_url, local_actors=("preston",), peer=peer, blocked_bases=(),
                       context_url=f"http://127.0.0.1:{port}", closed_port_base="https://127.0.0.1:1",
-                      now=hostile.now_utc())
+                      now=hostile_world.now_utc())
         # Hosts the domain policy cannot read as a host (numeric forms other than a.b.c.d) are never allowed:
         # a silent 202 without any fetch, as for a blocked domain.
         unreadable_hosts = (f"2130706433:{port}", f"0177.0.0.1:{port}", f"127.1:{port}")
@@ -355,11 +358,12 @@ async def test_a_production_node_never_fetches_a_keyid_on_a_private_address(tmp_
             silenced = urlsplit(key_id).netloc in unreadable_hosts
             for scheme in SignatureScheme:
                 for path in ("/inbox", "/actors/preston/inbox"):
-                    body = hostile.as_body(hostile.activity(world, rng, actor=actor))
-                    headers = hostile.signed_headers(world, "alice", path, body, key_id=key_id, scheme=scheme)
+                    body = hostile_world.as_body(hostile_world.activity(world, rng, actor=actor))
+                    headers = hostile_world.signed_headers(world, "alice", path, body, key_id=key_id, scheme=scheme)
                     refused = r"^cannot fetch the signing key .*(only allowed with --dev|only https|numeric IPv4 form)"
-                    requests.append(hostile.case("private keyId", path, headers, body, {202} if silenced else {401},
-                                                 None if silenced else refused, key_id))
+                    requests.append(hostile_world.case("private keyId", path, headers, body,
+                                                       {202} if silenced else {401}, None if silenced else refused,
+                                                       key_id))
         results = await barrage(session, config.base_url, requests)
         problems = problems_with(results)
         assert not problems, "\n".join(problems[:20])
@@ -396,25 +400,25 @@ async def test_a_date_at_the_edge_of_the_calendar_is_refused_with_401(node, peer
     world = world_for(node, peer, context_listener)
     requests = []
     for date in ("Fri, 31 Dec 9999 23:00:00 -1200", "Fri, 31 Dec 9999 20:00:00 -0500"):
-        body = hostile.as_body(hostile.activity(world, random.Random(SEED)))
-        headers = hostile.cavage_headers(world, "alice", "/inbox", body, date=date,
-                                         covered=("(request-target)", "host", "date", "digest"))
-        requests.append(hostile.case("calendar edge", "/inbox", headers, body, {401}, r"Date", date))
+        body = hostile_world.as_body(hostile_world.activity(world, random.Random(SEED)))
+        headers = hostile_world.cavage_headers(world, "alice", "/inbox", body, date=date,
+                                               covered=("(request-target)", "host", "date", "digest"))
+        requests.append(hostile_world.case("calendar edge", "/inbox", headers, body, {401}, r"Date", date))
     results = await barrage(http, node.base_url, requests)
     problems = problems_with(results)
     assert not problems, "\n".join(problems)
 
 
 def test_the_fast_test_signer_signs_exactly_as_the_node_does(peer_keys):
-    """hostile.signed_headers caches the loaded key; its output must equal federation.http_signatures.sign's."""
+    """hostile_world.signed_headers caches the loaded key; its output must equal federation.http_signatures.sign's."""
     peer = Peer(keys=peer_keys, base_url="http://127.0.0.1:9")
     world = World(node_base="http://127.0.0.1:8", local_actors=LOCAL_ACTORS, peer=peer, blocked_bases=(),
-                  context_url="", closed_port_base="", now=hostile.now_utc())
+                  context_url="", closed_port_base="", now=hostile_world.now_utc())
     body = b'{"type": "Follow"}'
     for scheme in SignatureScheme:
-        ours = hostile.signed_headers(world, "alice", "/inbox", body, scheme=scheme)
+        ours = hostile_world.signed_headers(world, "alice", "/inbox", body, scheme=scheme)
         theirs = http_signatures.sign(scheme, "POST", "http://127.0.0.1:8/inbox",
-                                      {"Content-Type": hostile.ACTIVITY_JSON}, body,
+                                      {"Content-Type": hostile_world.ACTIVITY_JSON}, body,
                                       key_id=peer.key_id("alice"), private_pem=peer_keys["alice"].private_pem,
                                       now=world.now)
         theirs.setdefault("Host", "127.0.0.1:8")
@@ -424,8 +428,8 @@ def test_the_fast_test_signer_signs_exactly_as_the_node_does(peer_keys):
 async def test_forged_requests_do_not_make_the_node_refetch_the_key_every_time(node, peer, context_listener, http):
     world = world_for(node, peer, context_listener)
     rng = random.Random(SEED)
-    requests = (hostile.expired_date(world, rng, 8) + hostile.digest_mismatch(world, rng, 6)
-                + hostile.wrong_key(world, rng, 6))
+    requests = (hostile_signatures.expired_date(world, rng, 8) + hostile_signatures.digest_mismatch(world, rng, 6)
+                + hostile_signatures.wrong_key(world, rng, 6))
     results = await barrage(http, node.base_url, requests)
     assert not problems_with(results)  # every one refused with the right reason
     fetches = sum(1 for _host, method, path in peer.requests if (method, path) == ("GET", "/users/alice"))
@@ -440,9 +444,9 @@ async def test_a_blocked_address_cannot_be_reached_through_its_ipv4_mapped_ipv6_
     port = peer.blocked_base.rsplit(":", 1)[1]
     requests = []
     for number, base in enumerate((f"http://[::ffff:127.0.0.2]:{port}", f"http://[::ffff:7f00:2]:{port}")):
-        body = hostile.as_body(hostile.activity(world, random.Random(number), actor=f"{base}/users/alice"))
-        headers = hostile.signed_headers(world, "alice", "/inbox", body, key_id=f"{base}/users/alice#main-key")
-        requests.append(hostile.case("blocked address, mapped", "/inbox", headers, body, {202}, None, base))
+        body = hostile_world.as_body(hostile_world.activity(world, random.Random(number), actor=f"{base}/users/alice"))
+        headers = hostile_world.signed_headers(world, "alice", "/inbox", body, key_id=f"{base}/users/alice#main-key")
+        requests.append(hostile_world.case("blocked address, mapped", "/inbox", headers, body, {202}, None, base))
     results = await barrage(http, node.base_url, requests)
     assert not problems_with(results)  # a silent 202 either way
     async with node_database(node) as db:
