@@ -1,66 +1,18 @@
-"""Tests for federation.client against loopback servers started here: signing, redirects, limits, TLS, POST."""
+"""Tests for federation.client against loopback servers (tests/loopback.py): signing, redirects, limits, TLS, POST."""
 
 import asyncio
-import json
-import socket
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
 from aiohttp import web
-
-from federation.client import (
-    FederationClient,
-    FetchError,
-    Signer,
-    Unreachable,
-    outgoing_ssl_context,
-    parse_retry_after,
-    same_origin,
-)
-from federation.http_signatures import SignatureScheme, verify
-from federation.keys import generate_key_pair
-from federation.signatures import SignatureError
+from loopback import AS2, AS2_LD, USER_AGENT, actor_stub, as2_response, closed_port, dev_client, serve, verify_request
 from nodes import make_certificates
 
-AS2 = "application/activity+json"
-AS2_LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
-USER_AGENT = "coopnode/0.1.0 (+https://node.example/)"
-
-
-@asynccontextmanager
-async def serve(*routes: web.RouteDef, ssl_context=None):
-    """An aiohttp app with these routes on 127.0.0.1 (a free port); yields its base URL."""
-    app = web.Application()
-    app.add_routes(routes)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)  # stalled handlers are cancelled
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
-def as2_response(request: web.Request, document: dict | None = None, *, content_type: str = AS2,
-                 status: int = 200) -> web.Response:
-    """The document (by default an actor stub whose id is the URL requested), served as AS2."""
-    document = document if document is not None else {"id": str(request.url), "type": "Person"}
-    return web.Response(body=json.dumps(document).encode(), status=status,
-                        headers={"Content-Type": content_type})
-
-
-async def actor_stub(request: web.Request) -> web.Response:
-    return as2_response(request)
-
-
-def dev_client(**options) -> FederationClient:
-    settings = dict(user_agent=USER_AGENT, allow_private=True, allow_http=True)
-    settings.update(options)
-    return FederationClient(**settings)
+from federation.client import FetchError, Signer, Unreachable, outgoing_ssl_context, parse_retry_after, same_origin
+from federation.http_signatures import SignatureScheme
+from federation.keys import generate_key_pair
+from federation.signatures import SignatureError
 
 
 @pytest.fixture
@@ -77,18 +29,6 @@ def key_pair():
 @pytest.fixture
 def signer(key_pair):
     return Signer(key_id="https://node.example/actor#main-key", private_pem=key_pair.private_pem)
-
-
-def verify_request(request: web.Request, public_pem: str, body: bytes | None = None) -> SignatureScheme:
-    return verify(request.headers, method=request.method, url=f"{request.scheme}://{request.host}{request.path_qs}",
-                  path_with_query=request.path_qs, body=body, public_pem=public_pem,
-                  now=datetime.now(timezone.utc))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---------------------------------------------------------------- signed GET

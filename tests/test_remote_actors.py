@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from test_client import dev_client, serve
+from loopback import dev_client, serve
 
 from federation import remote_actors
 from federation.client import FetchError
