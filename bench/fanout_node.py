@@ -20,18 +20,17 @@ from pathlib import Path
 from aiohttp import web
 
 from node import config as node_config
-from node.app import create_app
-from node.state import state_of
+from node.web.app import create_app
+from node.web.state import state_of
 
 
 def apply_what_if(changes: list[str]) -> None:
     for change in changes:
         if change.startswith("in-flight="):
             from federation.delivery import DeliveryWorker
-            from node import federation_runtime
+            from node import runtime
 
-            federation_runtime.DeliveryWorker = functools.partial(DeliveryWorker,
-                                                                  max_in_flight=int(change.split("=", 1)[1]))
+            runtime.DeliveryWorker = functools.partial(DeliveryWorker, max_in_flight=int(change.split("=", 1)[1]))
         elif change == "sign-in-process":
             from federation import client
 
@@ -44,7 +43,7 @@ def bench_routes(app: web.Application, profile_path: Path | None) -> None:
     profiler = cProfile.Profile() if profile_path else None
 
     async def create(request: web.Request) -> web.Response:
-        publisher = state_of(request).federation.publisher
+        publisher = state_of(request).runtime.publisher
         if profiler is not None:
             profiler.enable()
         started = time.monotonic()

@@ -57,7 +57,7 @@ def seed_followers(node: FedNode, addresses: list[str], port: int) -> None:
 
 
 async def _seed_followers(node: FedNode, addresses: list[str], port: int) -> None:
-    from node.db import Database
+    from node.store.database import Database
 
     db = await Database.open(node.database)
     now = int(time.time())

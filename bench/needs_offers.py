@@ -165,18 +165,15 @@ def fresh_node(data_dir: Path) -> list[str]:
 
 
 async def _fresh_node(data_dir: Path) -> list[str]:
-    from node import actors, config as node_config
-    from node.db import Database
+    from node import config as node_config, runtime
+    from node.store import actors
 
     config = node_config.NodeConfig(data_dir=data_dir, domain=f"{LOOPBACK}:{free_port()}", scheme="http", dev=True,
                                     node_name="Preston needs bench")
     node_config.write_new(config)
-    db = await Database.open(config.database_path)
-    try:
-        await actors.ensure_instance_actor(db, config.node_name)
-        return [(await actors.create(db, profile)).username for profile in coop_profiles(COOPS)]
-    finally:
-        await db.close()
+    async with runtime.opened(config) as node:
+        await actors.ensure_instance_actor(node.db, config.node_name)
+        return [(await actors.create(node.db, profile)).username for profile in coop_profiles(COOPS)]
 
 
 def count_open_needs(data_dir: Path) -> int:
@@ -199,17 +196,11 @@ def import_phases(data_dir: Path, csv_path: Path) -> tuple[float, float, int, in
 
 
 async def _import_phases(data_dir: Path, csv_path: Path) -> tuple[float, float, int, int]:
-    from node import config as node_config
-    from node.db import Database
-    from node.needs_offers import service_for
-    from node.needs_offers_commands import IMPORT_BATCH, check_rows, publish_in_batches, read_csv
-    from node.publish import Publisher
-    from node.urls import Urls
+    from node import config as node_config, runtime
+    from node.cli.proposal_import import IMPORT_BATCH, check_rows, publish_in_batches, read_csv
 
-    config = node_config.load(data_dir)
-    db = await Database.open(config.database_path)
-    try:
-        service = service_for(Publisher(db, Urls(config.base_url), config))
+    async with runtime.opened(node_config.load(data_dir)) as node:
+        service = node.proposals
         started = time.perf_counter()
         checked = await check_rows(service, "need", read_csv(csv_path, default_actor=None), default_actor=None)
         checked_at = time.perf_counter()
@@ -217,8 +208,6 @@ async def _import_phases(data_dir: Path, csv_path: Path) -> tuple[float, float, 
             raise RuntimeError(f"{checked.refused_rows} generated rows refused, e.g. {checked.problems[0]}")
         iris = await publish_in_batches(service, checked.valid)
         return checked_at - started, time.perf_counter() - checked_at, len(iris), IMPORT_BATCH
-    finally:
-        await db.close()
 
 
 def measure(scratch: Path, progress, *, runs: int = 2000, rows: int = 10000) -> NeedsOffersResult:

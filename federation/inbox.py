@@ -15,6 +15,7 @@ from aiohttp import web
 from federation import http_signatures, remote_actors
 from federation.client import FetchError, Signer
 from federation.signatures import SignatureError
+from federation.throughput import ArrivalPacing, GroupCommit
 from vocab.as2 import host_of, id_of, is_http_iri, nesting_depth, origin_of
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,6 @@ LEASE_SECONDS = 300
 GIVE_UP_AFTER_SECONDS = 6 * 3600
 BATCH = 32
 KEY_REFETCH_AFTER_SECONDS = 60
-BURST_QUIET_SECONDS = 0.02
-BURST_DEFER_SECONDS = 1.0
-SHARE_WHILE_SATURATED = 0.25  # of the time the worker may take while arrivals keep the event loop busy
-LOOP_SATURATED = 0.8  # the loop's thread busy for this share of a batch's time or more: answering needs it
 
 
 class Rejected(Exception):
@@ -70,7 +67,7 @@ class KeyOwners:
         return owner
 
 
-@dataclass
+@dataclass(frozen=True)
 class InboxContext:
     """What the inbox needs from the application, and nothing more."""
 
@@ -78,16 +75,17 @@ class InboxContext:
     client: object
     domain: str  # our host[:port], as ids carry it
     base_url: str
-    instance_signer: Signer
+    instance_signer: Callable[[], Awaitable[Signer]]  # signs the fetch of an unknown key
     is_allowed: Callable[[str], Awaitable[bool]]  # domain policy for a host
     on_stored: Callable[[], None]  # wakes the inbox worker
+    group_commit: GroupCommit  # of arrivals: see storing()
     clock: Callable[[], float] = time.time
     key_owners: KeyOwners = field(default_factory=KeyOwners)
-    group_commit: "GroupCommit | None" = None
 
-    def __post_init__(self):
-        if self.group_commit is None:
-            self.group_commit = GroupCommit(self.db)
+
+def storing(db) -> GroupCommit:
+    """The group commit an InboxContext stores arrivals with: (activity, recipient, now, text) each, whether new."""
+    return GroupCommit(lambda arrivals: store_many(db, arrivals))
 
 
 ACCEPTED_BODY = json.dumps({"status": "accepted"}).encode()  # what web.json_response would send, made once
@@ -135,7 +133,7 @@ async def _receive(request: web.Request, recipient: str | None, context: InboxCo
     if owner.iri != actor:
         raise Rejected(401, f"the signing key belongs to {owner.iri}, not to the activity's actor {actor}")
     check_origins(activity, actor, context.base_url)
-    await context.group_commit.store(activity, recipient, int(context.clock()), text=text)
+    await context.group_commit.submit((activity, recipient, int(context.clock()), text))
     context.on_stored()
 
 
@@ -237,12 +235,13 @@ async def _verified_key_owner(request: web.Request, body: bytes | None,
 
 
 async def _key_owner(context: InboxContext, key_id: str, *, refresh: bool):
+    async def look_up():
+        return await remote_actors.key_owner(context.db, context.client, key_id,
+                                             signer=await context.instance_signer(), now=int(context.clock()),
+                                             refresh=refresh)
+
     try:
-        return await context.key_owners.owner(
-            key_id, refresh=refresh, now=context.clock(),
-            look_up=lambda: remote_actors.key_owner(context.db, context.client, key_id,
-                                                    signer=context.instance_signer, now=int(context.clock()),
-                                                    refresh=refresh))
+        return await context.key_owners.owner(key_id, refresh=refresh, now=context.clock(), look_up=look_up)
     except FetchError as error:
         raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
 
@@ -309,44 +308,6 @@ def _row(activity: dict, recipient: str | None, now: int, text: str | None = Non
     return activity["id"], id_of(activity["actor"]), recipient, activity["type"], document, now, now
 
 
-class GroupCommit:
-    """Activities that arrive together are stored in one commit; each request still waits for its own row
-    to be committed before it answers 202. Under load this turns one database round trip per request into
-    one per batch."""
-
-    MAX_BATCH = 64
-
-    def __init__(self, db):
-        self._db = db
-        self._waiting: list[tuple[dict, str | None, int, str | None, asyncio.Future]] = []
-        self._writer: asyncio.Task | None = None
-
-    async def store(self, activity: dict, recipient: str | None, now: int, text: str | None = None) -> bool:
-        """`text`: the activity's JSON as received, stored as it is (else the activity is serialised)."""
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.append((activity, recipient, now, text, future))
-        if self._writer is None:
-            self._writer = asyncio.ensure_future(self._write_all())
-        return await future
-
-    async def _write_all(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[:self.MAX_BATCH], self._waiting[self.MAX_BATCH:]
-                try:
-                    added = await store_many(self._db, [arrival[:-1] for arrival in batch])
-                except Exception as error:  # every request in the batch learns that its write failed
-                    for *_, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
-                    continue
-                for (*_, future), was_new in zip(batch, added, strict=True):
-                    if not future.done():
-                        future.set_result(was_new)
-        finally:
-            self._writer = None
-
-
 class InboxWorker:
     """Hands stored activities to the application's handler, retrying failures for about six hours."""
 
@@ -357,14 +318,13 @@ class InboxWorker:
         self._handle = handle
         self._clock = clock
         self._jitter = jitter
-        self._busy_clock = busy_clock  # CPU seconds of the event loop's thread
+        self._pacing = ArrivalPacing(busy_clock)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._last_wake = 0.0  # time.monotonic() of the latest wake (an arrival)
 
     def wake(self) -> None:
         """Called after each stored arrival: cheap, since a burst calls it for every request."""
-        self._last_wake = time.monotonic()
+        self._pacing.arrived()
         self._wake.set()
 
     async def run(self) -> None:
@@ -376,51 +336,27 @@ class InboxWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._seconds_until_due())
             except TimeoutError:
                 continue  # a retry fell due
-            await self._let_the_burst_settle()
-
-    async def _let_the_burst_settle(self) -> None:
-        """While activities keep arriving, answering them comes first (senders time out after seconds): wait
-        until arrivals pause for a moment, but never longer than BURST_DEFER_SECONDS, then process them all."""
-        await self._until_arrivals_pause(deadline=time.monotonic() + BURST_DEFER_SECONDS)
-
-    async def _until_arrivals_pause(self, deadline: float) -> None:
-        """Sleep until no activity has arrived for BURST_QUIET_SECONDS, or until `deadline` (time.monotonic()).
-        Arrivals only note their time meanwhile: this sleeps until the pause would be over and looks again."""
-        while not self._stopping:
-            now = time.monotonic()
-            quiet_from = self._last_wake + BURST_QUIET_SECONDS
-            if now >= quiet_from or now >= deadline:
-                return
-            await asyncio.sleep(min(quiet_from, deadline) - now)
+            await self._pacing.after_burst()  # answering arrivals comes first: senders time out after seconds
 
     async def stop(self) -> None:
-        self._stopping = True
+        self._stopping = self._pacing.stopping = True
         self._wake.set()
 
     async def drain(self) -> int:
         """Process every due activity, one at a time in the order they fell due; returns how many were handled.
-        While arrivals keep the event loop saturated, each batch is followed by a pause (see _give_way)."""
+        While arrivals keep the event loop saturated, each batch is followed by a pause (ArrivalPacing)."""
         handled = 0
+        busy_clock = self._pacing.busy_clock
         while not self._stopping:
-            started, busy_started = time.monotonic(), self._busy_clock()
+            started, busy_started = time.monotonic(), busy_clock()
             batch = await self._claim(int(self._clock()))
             if not batch:
                 return handled
             finished = [await self._process(row) for row in batch]
             await self._db_finish(finished)
             handled += len(batch)
-            await self._give_way(time.monotonic() - started, self._busy_clock() - busy_started)
+            await self._pacing.give_way(time.monotonic() - started, busy_clock() - busy_started)
         return handled
-
-    async def _give_way(self, seconds: float, busy_seconds: float) -> None:
-        """After a batch that took `seconds`, during which the event loop's thread (which also answers arrivals)
-        was busy for `busy_seconds`: if that was nearly all the time and activities keep arriving, pause long
-        enough for processing to have had SHARE_WHILE_SATURATED of the time, or until arrivals pause. A loop
-        with time to spare goes on at once: processing then keeps up with any rate the node can answer."""
-        if busy_seconds < LOOP_SATURATED * seconds:
-            return
-        pause = seconds * (1 - SHARE_WHILE_SATURATED) / SHARE_WHILE_SATURATED
-        await self._until_arrivals_pause(deadline=time.monotonic() + pause)
 
     async def _claim(self, now: int) -> list[tuple]:
         """Lease the next BATCH due rows, in the order they fell due (arrival order for new ones): the order of

@@ -1,17 +1,30 @@
-"""RSA key pairs for actors: generation and PEM encoding (SubjectPublicKeyInfo, as Mastodon expects)."""
+"""Actors' RSA key pairs: generation, PEM encoding (SubjectPublicKeyInfo, as Mastodon expects), and the `keys` table,
+which this module alone writes. A key's owner is an actor's local name; the application says what its id is."""
 
+import asyncio
 from dataclasses import dataclass
+from typing import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from federation.client import Signer
+from federation.storage import Storage
+
 RSA_KEY_BITS = 2048
+KEY_FRAGMENT = "main-key"  # a key's id is '<actor id>#main-key'
+
+INSERT = "INSERT INTO keys (username, fragment, private_pem, public_pem, created_at) VALUES (?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
 class KeyPair:
     private_pem: str
     public_pem: str
+
+
+class NoKey(LookupError):
+    """The owner has no current key."""
 
 
 def generate_key_pair() -> KeyPair:
@@ -30,3 +43,42 @@ def public_pem_of(private_pem: str) -> str:
     return private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
+
+
+async def new_key_pairs(count: int) -> list[KeyPair]:
+    """Generate key pairs off the event loop (RSA generation takes tens of milliseconds each)."""
+    return list(await asyncio.gather(*(asyncio.to_thread(generate_key_pair) for _ in range(count))))
+
+
+async def insert_in(connection, owner: str, key_pair: KeyPair, now: int) -> None:
+    """Keep an owner's first key, inside the caller's transaction."""
+    await connection.execute(INSERT, (owner, KEY_FRAGMENT, key_pair.private_pem, key_pair.public_pem, now))
+
+
+async def insert_unless_keyed_in(connection, owner: str, key_pair: KeyPair, now: int) -> None:
+    """insert_in, unless the owner has a key already (another process made it first)."""
+    await connection.execute(
+        "INSERT INTO keys (username, fragment, private_pem, public_pem, created_at) "
+        "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM keys WHERE username = ?)",
+        (owner, KEY_FRAGMENT, key_pair.private_pem, key_pair.public_pem, now, owner))
+
+
+async def private_key_pem(db: Storage, owner: str) -> str:
+    pem = await db.scalar("SELECT private_pem FROM keys WHERE username = ? AND retired_at IS NULL", (owner.lower(),))
+    if pem is None:
+        raise NoKey(f"no key for actor {owner!r}")
+    return pem
+
+
+class Signers:
+    """Each owner's signer, its private key read from the database once. `actor_iri` names an owner's actor."""
+
+    def __init__(self, db: Storage, actor_iri: Callable[[str], str]):
+        self._db, self._actor_iri = db, actor_iri
+        self._known: dict[str, Signer] = {}
+
+    async def __call__(self, owner: str) -> Signer:
+        if owner not in self._known:
+            self._known[owner] = Signer(key_id=f"{self._actor_iri(owner)}#{KEY_FRAGMENT}",
+                                        private_pem=await private_key_pem(self._db, owner))
+        return self._known[owner]

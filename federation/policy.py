@@ -273,3 +273,20 @@ async def entries(db: Storage) -> list[PolicyEntry]:
 
 async def load(db: Storage) -> DomainPolicy:
     return DomainPolicy.of(await entries(db))
+
+
+class PolicyView:
+    """The rules as a running node asks them, host by host: loaded once, and again after `invalidate()` (which
+    the node calls when the database changed, so that a block takes effect at once)."""
+
+    def __init__(self, db: Storage, mode: str):
+        self._db, self._mode = db, mode
+        self._policy: DomainPolicy | None = None
+
+    def invalidate(self) -> None:
+        self._policy = None
+
+    async def is_allowed(self, host: str) -> bool:
+        if self._policy is None:
+            self._policy = await load(self._db)
+        return self._policy.is_allowed(host, self._mode)

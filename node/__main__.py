@@ -1,5 +1,5 @@
 """`python -m node`: the coopnode command line."""
 
-from node.cli import main
+from node.cli.main import main
 
 raise SystemExit(main())

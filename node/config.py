@@ -6,9 +6,9 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from node.db import DATABASE_FILENAME
 
 CONFIG_FILENAME = "node.toml"
+DATABASE_FILENAME = "coopnode.sqlite3"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 

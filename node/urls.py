@@ -5,6 +5,7 @@ from urllib.parse import quote
 from vocab.profile import ActorUrls
 
 INSTANCE_ACTOR_PATH = "/actor"
+INSTANCE_USERNAME = "@instance"  # internal name of the instance actor; never a valid handle
 
 
 class Urls:
@@ -13,6 +14,10 @@ class Urls:
 
     def actor(self, username: str) -> str:
         return f"{self.base}/actors/{quote(username)}"
+
+    def actor_or_instance(self, username: str) -> str:
+        """The IRI of a local actor, the instance actor included."""
+        return self.instance_actor if username == INSTANCE_USERNAME else self.actor(username)
 
     def profile_page(self, username: str) -> str:
         return f"{self.base}/@{quote(username)}"

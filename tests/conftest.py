@@ -3,7 +3,7 @@
 import aiohttp
 import pytest
 
-from node.db import Database
+from node.store.database import Database
 
 from nodes import preston_hub, preston_larder, running_node
 

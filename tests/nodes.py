@@ -16,11 +16,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from node import actors
-from node import config as node_config
-from node.app import create_app
-from node.db import Database
-from node.state import NODE, NodeState
+from node import config as node_config, runtime
+from node.runtime import Runtime
+from node.store import actors
+from node.store.database import Database
+from node.web.app import create_app
+from node.web.state import NODE, NodeState
 from vocab.profile import Profile
 
 
@@ -56,12 +57,13 @@ class RunningNode:
         return self.state.db
 
     @property
-    def federation(self):
-        return self.state.federation
+    def runtime(self) -> Runtime:
+        """Every part of the serving node, as its composition root built them."""
+        return self.state.runtime
 
     @property
     def publisher(self):
-        return self.state.federation.publisher
+        return self.runtime.publisher
 
     def actor_iri(self, username: str) -> str:
         return f"{self.base_url}/actors/{username}"
@@ -80,13 +82,10 @@ async def create_node(data_dir: Path, domain: str, *, scheme: str = "http", prof
                       node_name: str = "Test node") -> node_config.NodeConfig:
     config = node_config.NodeConfig(data_dir=data_dir, domain=domain, scheme=scheme, dev=True, node_name=node_name)
     node_config.write_new(config)
-    db = await Database.open(config.database_path)
-    try:
-        await actors.ensure_instance_actor(db, node_name)
+    async with runtime.opened(config) as node:
+        await actors.ensure_instance_actor(node.db, node_name)
         for profile in profiles:
-            await actors.create(db, profile)
-    finally:
-        await db.close()
+            await actors.create(node.db, profile)
     return config
 
 
@@ -249,18 +248,16 @@ async def eventually(check, *, timeout: float = 10, interval: float = 0.05, mess
 async def remote_actor(node: RunningNode, iri: str):
     """The actor at iri as `node` knows it, fetched (signed by its instance actor) and cached like a lookup."""
     from federation import remote_actors
-    from node.actors import INSTANCE_USERNAME
 
-    federation = node.federation
-    return await remote_actors.fetch(node.db, federation.client, iri,
-                                     signer=await federation.signers(INSTANCE_USERNAME), now=int(time.time()))
+    return await remote_actors.fetch(node.db, node.runtime.client, iri, signer=await node.runtime.instance_signer(),
+                                     now=int(time.time()))
 
 
 async def follow(follower: RunningNode, username: str, followed: RunningNode, followed_username: str):
     """`username` on `follower` follows `followed_username` on `followed` through the Publisher, after a
     WebFinger lookup as a person would do it; returns the followed RemoteActor."""
     handle = f"{followed_username}@{followed.domain}"
-    iri = await follower.federation.client.webfinger(handle)
+    iri = await follower.runtime.client.webfinger(handle)
     assert iri == followed.actor_iri(followed_username)
     target = await remote_actor(follower, iri)
     await follower.publisher.follow(username, target)
@@ -300,16 +297,44 @@ async def settled_rows(db, table: str, columns: str, where: str, parameters=()) 
 
 @asynccontextmanager
 async def second_connection_publisher(config: node_config.NodeConfig):
-    """A Publisher on its own database connection, as the `coopnode` commands publish while `serve` runs: the
-    server notices the commit within about a second and delivers."""
-    from node.publish import Publisher
-    from node.urls import Urls
+    """The Publisher of a node opened on its own database connection, as the `coopnode` commands publish while
+    `serve` runs: the server notices the commit within about a second and delivers."""
+    async with runtime.opened(config) as node:
+        yield node.publisher
 
-    db = await Database.open(config.database_path)
-    try:
-        yield Publisher(db, Urls(config.base_url), config)
-    finally:
-        await db.close()
+
+class ReadingTheFeed:
+    """A handler or service whose every call is followed by the hubs' reading of the proposals change feed, as a
+    serving node does within moments (node.services.feed_reader). Attributes are the wrapped object's."""
+
+    def __init__(self, wrapped, publisher):
+        from node.services import hubs
+        from node.services.feed_reader import FeedReader
+
+        self._wrapped = wrapped
+        self._reader = FeedReader(publisher.db, hubs.FEED_READER, hubs.Hubs(publisher).on_changes)
+
+    async def _then_read(self, call, *args, **kwargs):
+        result = await call(*args, **kwargs)
+        await self._reader.catch_up()
+        return result
+
+    async def __call__(self, *args, **kwargs):
+        return await self._then_read(self._wrapped, *args, **kwargs)
+
+    def __getattr__(self, name: str):
+        value = getattr(self._wrapped, name)
+        if not asyncio.iscoroutinefunction(value):
+            return value
+        return lambda *args, **kwargs: self._then_read(value, *args, **kwargs)
+
+
+def constant_signer(signer):
+    """An instance_signer callable that always gives `signer`."""
+    async def instance_signer():
+        return signer
+
+    return instance_signer
 
 
 class Clock:

@@ -10,7 +10,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from node.cli import main
+from node.cli.main import main
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 

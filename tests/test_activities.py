@@ -6,13 +6,13 @@ import pytest
 
 from federation.client import Signer
 from federation.inbox import InvalidActivity
-from node import actors, follows, objects
-from node.activities import InboundHandler
+from node.store import actors, follows, objects
+from node.services.inbound import InboundHandler
 from node.config import NodeConfig
-from node.db import Database
-from node.publish import Publisher
+from node.store.database import Database
+from node.services.publisher import Publisher
 from node.urls import Urls
-from nodes import preston_hub, preston_larder
+from nodes import constant_signer, preston_hub, preston_larder
 from test_publish import add_remote, remote
 
 T0 = 1_700_000_000
@@ -30,7 +30,7 @@ async def handler(tmp_path):
     urls = Urls(BASE)
     publisher = Publisher(db, urls, NodeConfig(data_dir=tmp_path, domain="coop.example"), clock=lambda: T0)
     yield InboundHandler(db, client=None, publisher=publisher, urls=urls,
-                         instance_signer=Signer("k", "pem"), clock=lambda: T0)
+                         instance_signer=constant_signer(Signer("k", "pem")), clock=lambda: T0)
     await db.close()
 
 

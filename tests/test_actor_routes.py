@@ -7,8 +7,7 @@ import pytest
 from rdflib import Namespace, URIRef
 from rdflib.namespace import RDF
 
-from node import actors
-from node.needs_offers import NeedsAndOffers
+from node.store import actors
 from nodes import node_database
 from vocab.context import AS2_CONTEXT_URL, AS2_NAMESPACE
 from vocab.graph import to_graph, turtle_to_graph
@@ -157,7 +156,7 @@ async def test_featured_lists_item_ids_inline(preston_node, http):
     featured = json.loads(body)
     assert status == 200 and featured["type"] == "OrderedCollection"
     assert featured["orderedItems"] == [] and featured["totalItems"] == 0
-    service = NeedsAndOffers(preston_node.publisher)
+    service = preston_node.runtime.proposals
     need = await service.add("preston", "need", {"title": "Catering", "cpv": "55520000", "ends": "2099-12-31"})
     withdrawn = await service.add("preston", "offer", {"title": "Printing", "cpv": "79810000", "ends": "2099-12-31"})
     await service.withdraw(withdrawn)

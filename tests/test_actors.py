@@ -2,7 +2,8 @@
 
 import pytest
 
-from node import actors
+from federation import keys
+from node.store import actors
 from nodes import preston_hub, preston_larder
 from vocab.profile import ProfileError
 
@@ -13,7 +14,7 @@ async def test_create_stores_profile_and_a_key(db):
     assert created.profile == preston_larder()
     assert created.created_at == 1000 and not created.is_deleted
     assert created.public_key_pem.startswith("-----BEGIN PUBLIC KEY-----")
-    assert (await actors.private_key_pem(db, "the_preston_larder")).startswith("-----BEGIN PRIVATE KEY-----")
+    assert (await keys.private_key_pem(db, "the_preston_larder")).startswith("-----BEGIN PRIVATE KEY-----")
     assert await actors.username_for_external_id(db, "CUK:R024776") == "the_preston_larder"
 
 

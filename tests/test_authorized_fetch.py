@@ -7,11 +7,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from federation import http_signatures, policy
+from federation import http_signatures, keys, policy
 from federation.http_signatures import SignatureScheme
-from node import actors
-from node.app import create_app
-from node.db import Database
+from node.store import actors
+from node.web.app import create_app
+from node.store.database import Database
 from nodes import bound_socket, create_node, preston_hub, running_node
 
 ACCEPT = "application/activity+json"
@@ -35,7 +35,7 @@ async def peer(tmp_path):
     """Another node whose instance actor signs the fetches."""
     async with running_node(tmp_path / "peer", [preston_hub(username="kirklees", name="Kirklees")]) as node:
         db = await Database.open(node.config.database_path)
-        key_pem = await actors.private_key_pem(db, actors.INSTANCE_USERNAME)
+        key_pem = await keys.private_key_pem(db, actors.INSTANCE_USERNAME)
         await db.close()
         yield node, f"{node.base_url}/actor#main-key", key_pem
 

@@ -3,8 +3,9 @@ connection commits."""
 
 import pytest
 
-from node.cache import RenderCache, Rendered
-from node.db import DATABASE_FILENAME, Database
+from node.web.cache import RenderCache, Rendered
+from node.config import DATABASE_FILENAME
+from node.store.database import Database
 
 
 class Renderer:

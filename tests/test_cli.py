@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from processes import run
 
-from node.cli import main
+from node.cli.main import main
 
 SAMPLE = str(resources.files("node") / "data" / "preston-coops.csv")
 SUBCOMMANDS = [["serve"], ["init"], ["actor"], ["actor", "add"], ["actor", "list"], ["actor", "remove"],

@@ -272,7 +272,7 @@ async def test_malformed_bodies_are_400(larder, http):
 
 async def test_someone_elses_or_unknown_objects_are_refused(larder, http, capsys):
     node, token = larder
-    hub_need = await node.federation.needs_offers.add("preston", "need", dict(
+    hub_need = await node.runtime.proposals.add("preston", "need", dict(
         title="Venue for the co-op fair", cpv="70220000", ends=ENDS))
     before = await stored_counts(node)
     for body in ({"type": "Update", "object": {"id": hub_need, "name": "Taken over"}},

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from node import actors
-from node.coops_import import (
+from node.store import actors
+from node.services.coops_import import (
     CoopFileError, import_coops, matches_postcode, normalise_essglobal, profile_from_row, username_for,
 )
 

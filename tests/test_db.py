@@ -7,15 +7,16 @@ import types
 
 import pytest
 
-from node import db as db_module
-from node.db import Database, DatabaseError, migration_scripts
+from node.config import DATABASE_FILENAME
+from node.store import database as db_module
+from node.store.database import Database, DatabaseError, migration_scripts
 
 NEWEST = migration_scripts()[-1][0]
 
 
 @pytest.fixture
 def path(tmp_path):
-    return tmp_path / db_module.DATABASE_FILENAME
+    return tmp_path / DATABASE_FILENAME
 
 
 @pytest.fixture
@@ -196,9 +197,15 @@ async def test_a_transaction_cancelled_mid_way_leaves_the_connection_usable(data
 
 def test_bundled_migrations_are_numbered_in_order_from_one():
     versions = [version for version, _name, _sql in migration_scripts()]
-    assert versions[0] == 1
-    assert versions == sorted(set(versions))
+    assert versions == sorted(versions) and sorted(set(versions)) == list(range(1, max(versions) + 1))
     assert all(name.endswith(".sql") for _version, name, _sql in migration_scripts())
+
+
+def test_a_version_gathers_the_scripts_of_node_store_and_of_federation():
+    names = [name for _version, name, _sql in migration_scripts()]
+    assert names.index("node.store/001_initial.sql") < names.index("federation/001_keys.sql") \
+        < names.index("node.store/002_follows.sql")
+    assert "federation/002_federation.sql" in names
 
 
 def test_migration_scripts_sort_by_number_not_by_name(tmp_path, monkeypatch):
@@ -207,8 +214,9 @@ def test_migration_scripts_sort_by_number_not_by_name(tmp_path, monkeypatch):
     for name in ("10_later.sql", "2_second.sql", "001_first.sql", "notes.txt"):
         (folder / name).write_text(f"-- {name}\n", encoding="utf-8")
     monkeypatch.setattr(db_module, "resources", types.SimpleNamespace(files=lambda package: tmp_path))
+    monkeypatch.setattr(db_module, "MIGRATION_PACKAGES", ("package",))
     assert [(version, name) for version, name, _sql in migration_scripts()] == [
-        (1, "001_first.sql"), (2, "2_second.sql"), (10, "10_later.sql")]
+        (1, "package/001_first.sql"), (2, "package/2_second.sql"), (10, "package/10_later.sql")]
 
 
 async def test_migrations_apply_in_order_and_only_the_new_ones(tmp_path, monkeypatch):
@@ -217,6 +225,7 @@ async def test_migrations_apply_in_order_and_only_the_new_ones(tmp_path, monkeyp
     (folder / "1_a.sql").write_text("CREATE TABLE log (step TEXT);\nINSERT INTO log VALUES ('one');\n")
     (folder / "2_b.sql").write_text("INSERT INTO log VALUES ('two');\n")
     monkeypatch.setattr(db_module, "resources", types.SimpleNamespace(files=lambda package: tmp_path / "package"))
+    monkeypatch.setattr(db_module, "MIGRATION_PACKAGES", ("package",))
     path = tmp_path / "test.sqlite3"
     database = await Database.open(path)
     await database.close()
@@ -236,6 +245,7 @@ async def test_a_failing_migration_leaves_the_database_at_the_previous_version(t
     (folder / "1_a.sql").write_text("CREATE TABLE log (step TEXT);\n")
     (folder / "2_b.sql").write_text("INSERT INTO log VALUES ('half');\nINSERT INTO no_such_table VALUES (1);\n")
     monkeypatch.setattr(db_module, "resources", types.SimpleNamespace(files=lambda package: tmp_path / "package"))
+    monkeypatch.setattr(db_module, "MIGRATION_PACKAGES", ("package",))
     path = tmp_path / "test.sqlite3"
     with pytest.raises(DatabaseError, match="no_such_table"):
         await Database.open(path)

@@ -3,9 +3,9 @@
 import json
 import urllib.request
 
-from node import actors
-from node.db import Database
-from node.demo import build
+from node.store import actors
+from node.store.database import Database
+from node.cli.demo import build
 from processes import coopnode, free_port, stop, wait_for_200
 
 

@@ -19,9 +19,9 @@ from processes import run, run_async
 
 from federation import remote_actors
 from federation.client import FederationClient
-from node import follows
-from node.cli import main
-from node.db import Database
+from node.store import follows
+from node.cli.main import main
+from node.store.database import Database
 
 LARDER = "the_preston_larder"
 SUBCOMMANDS = [["follow"], ["unfollow"], ["following"], ["following", "list"], ["followers"],

@@ -27,8 +27,8 @@ from processes import REPOSITORY, free_port
 from federation import http_signatures, remote_actors
 from federation.client import FederationClient
 from federation.keys import generate_key_pair
-from node import follows
-from node.db import Database
+from node.store import follows
+from node.store.database import Database
 
 
 def kirklees_hub(**changes):
@@ -460,7 +460,7 @@ async def test_no_delivery_starts_after_the_node_began_to_stop(tmp_path, caplog)
         try:
             await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
             blocker.execute("UPDATE deliveries SET next_attempt_at = 0 WHERE activity_id = ?", (create,))
-            a.federation.delivery_worker.wake()  # ... while the worker tries to claim rows, and waits for the lock
+            a.runtime.delivery_worker.wake()  # ... while the worker tries to claim rows, and waits for the lock
             await asyncio.sleep(0.3)
             stopping = asyncio.ensure_future(a.stop())  # the node is told to stop
             await asyncio.sleep(0.3)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from node import actors, follows
-from node.db import Database
+from node.store import actors, follows
+from node.store.database import Database
 from nodes import preston_hub
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from node import actors, hubs, objects
 from node.config import NodeConfig
-from node.db import Database
-from node.needs_offers import service_for
-from node.publish import Publisher
+from node.services import hubs
+from node.services.proposals import ProposalService
+from node.services.publisher import Publisher
+from node.store import actors, hub_members, objects
+from node.store.database import Database
 from node.urls import Urls
-from nodes import Clock, data_dir_rows, preston_hub, preston_larder, running_node
+from nodes import Clock, ReadingTheFeed, data_dir_rows, preston_hub, preston_larder, running_node
 from processes import run, run_async
 from test_publish import add_remote, queued, remote
 from vocab.context import AS2_PUBLIC
@@ -35,10 +36,15 @@ async def node(tmp_path):
     await actors.create(db, preston_larder())
     await actors.create(db, preston_larder(username="outsider", name="Not a member"))
     await add_remote(db, remote("ann"), follower_of="preston")
-    await hubs.add_members(db, "preston", [LARDER], T0)
+    await hub_members.add_members(db, "preston", [LARDER], T0)
     publisher = Publisher(db, Urls(BASE), NodeConfig(data_dir=tmp_path, domain="coop.example"), clock=Clock(T0))
     yield db, publisher
     await db.close()
+
+
+def service_for(publisher: Publisher) -> ReadingTheFeed:
+    """The proposal service as a node runs it: the hubs read the change feed after each call."""
+    return ReadingTheFeed(ProposalService(publisher), publisher)
 
 
 async def sent_by(db, sender: str) -> list[dict]:
@@ -56,7 +62,7 @@ async def test_a_members_new_need_is_announced_once_to_the_hubs_followers(node):
     assert inbox == "https://social.example/inbox"
     outbox = await objects.outbox_page(db, "preston", 10, 0)
     assert [(entry["type"], entry["object"]) for entry in outbox] == [("Announce", iri)]
-    assert await hubs.announced(db, "preston", iri) == announce["id"]
+    assert await hub_members.announced(db, "preston", iri) == announce["id"]
 
     # The same Create handled again announces nothing more.
     assert await hubs.Hubs(publisher).reshare(LARDER, iri) == []
@@ -83,7 +89,7 @@ async def test_an_update_of_a_need_the_hub_did_not_reshare_is_not_announced(node
     db, publisher = node
     service = service_for(publisher)
     iri = await service.add("outsider", "need", CATERING)
-    await hubs.add_members(db, "preston", [f"{BASE}/actors/outsider"], T0)  # a member now, the need is older
+    await hub_members.add_members(db, "preston", [f"{BASE}/actors/outsider"], T0)  # a member now, the need is older
     await service.update(iri, {"quantity": "60"}, username="outsider")
     assert await sent_by(db, "preston") == []
 
@@ -118,11 +124,11 @@ async def test_a_removed_hub_announces_nothing(node):
 
 async def test_only_a_local_group_has_members(node):
     db, _ = node
-    assert (await hubs.require_hub(db, "preston")).username == "preston"
-    with pytest.raises(hubs.NotAHub, match="not a hub"):
-        await hubs.require_hub(db, "the_preston_larder")
-    with pytest.raises(hubs.NotAHub, match="no actor named"):
-        await hubs.require_hub(db, "nobody")
+    assert (await hub_members.require_hub(db, "preston")).username == "preston"
+    with pytest.raises(hub_members.NotAHub, match="not a hub"):
+        await hub_members.require_hub(db, "the_preston_larder")
+    with pytest.raises(hub_members.NotAHub, match="no actor named"):
+        await hub_members.require_hub(db, "nobody")
 
 
 # ---------------------------------------------------------------- the `members` commands

@@ -13,13 +13,13 @@ from federation import inbox
 from federation.client import FederationClient, Signer
 from federation.inbox import InvalidActivity, InboxWorker
 from federation.keys import generate_key_pair
-from node import actors, follows, hubs, objects, proposals
-from node.activities import InboundHandler
+from node.store import actors, follows, hub_members, objects, proposals
+from node.services.inbound import InboundHandler
 from node.config import NodeConfig
-from node.db import Database
-from node.publish import Publisher, without_context
+from node.store.database import Database
+from node.services.publisher import Publisher, without_context
 from node.urls import Urls
-from nodes import bound_socket, preston_hub, preston_larder
+from nodes import ReadingTheFeed, bound_socket, constant_signer, preston_hub, preston_larder
 from test_proposal import in_older_forms
 from test_publish import add_remote, queued, remote
 from vocab.cpv import CpvList
@@ -59,13 +59,13 @@ async def node(tmp_path):
     await actors.create(db, preston_larder())
     await add_remote(db, remote("ann"))
     await add_remote(db, remote("carol", host="other.example"), follower_of="preston")
-    await hubs.add_members(db, "preston", [ANN], T0)
+    await hub_members.add_members(db, "preston", [ANN], T0)
     urls = Urls(BASE)
     publisher = Publisher(db, urls, NodeConfig(data_dir=tmp_path, domain="coop.example"), clock=lambda: T0)
     async with FederationClient(user_agent="test", allow_private=True, allow_http=True) as client:
         key = generate_key_pair()
-        yield InboundHandler(db, client, publisher, urls, Signer(f"{BASE}/actor#main-key", key.private_pem),
-                             clock=lambda: T0, cpv=CPV)
+        signer = constant_signer(Signer(f"{BASE}/actor#main-key", key.private_pem))
+        yield ReadingTheFeed(InboundHandler(db, client, publisher, urls, signer, clock=lambda: T0, cpv=CPV), publisher)
     await db.close()
 
 
@@ -97,7 +97,7 @@ async def test_an_invalid_proposal_is_refused_with_its_reason_and_the_worker_goe
     await inbox.store(node.db, activity("Create", broken, 1), None, T0)
     await inbox.store(node.db, activity("Create", fine, 2), None, T0)
     worker = InboxWorker(node.db, node, clock=lambda: T0)
-    with caplog.at_level(logging.WARNING, logger="node.activities"):
+    with caplog.at_level(logging.WARNING, logger="node.services.inbound"):
         assert await worker.drain() == 2
     rows = await node.db.fetch_all("SELECT activity_id, state, attempts, last_error FROM inbox ORDER BY id")
     assert [(row["state"], row["attempts"]) for row in rows] == [("failed", 1), ("done", 1)]

@@ -132,20 +132,20 @@ async def test_store_many_reports_which_activities_were_new(db):
 async def test_group_commit_stores_concurrent_arrivals_together_and_reports_each(db):
     import asyncio
 
-    from federation.inbox import GroupCommit
+    from federation.inbox import storing
 
-    commit = GroupCommit(db)
+    commit = storing(db)
     activities = [{**FOLLOW, "id": f"https://social.example/f/{number}"} for number in range(100)]
-    results = await asyncio.gather(*(commit.store(activity, None, T0) for activity in activities),
-                                   commit.store(activities[0], None, T0))
+    results = await asyncio.gather(*(commit.submit((activity, None, T0)) for activity in activities),
+                                   commit.submit((activities[0], None, T0)))
     assert results[:100] == [True] * 100 and results[100] is False  # a repeated id is stored once
     assert await db.scalar("SELECT COUNT(*) FROM inbox") == 100
 
 
 async def test_group_commit_tells_every_waiter_when_the_write_fails(db):
-    from federation.inbox import GroupCommit
+    from federation.inbox import storing
 
-    commit = GroupCommit(db)
+    commit = storing(db)
     await db.close()
     with pytest.raises(Exception):
-        await commit.store(FOLLOW, None, T0)
+        await commit.submit((FOLLOW, None, T0))

@@ -35,10 +35,10 @@ from nodes import (bound_socket, make_certificates, node_database, preston_hub, 
 from federation import http_signatures, policy
 from federation.http_signatures import SignatureScheme
 from federation.keys import generate_key_pair
-from node import actors, follows
+from node.store import actors, follows
 from node import config as node_config
-from node.app import create_app
-from node.db import Database
+from node.web.app import create_app
+from node.store.database import Database
 
 SEED = 20_240_611
 CONCURRENCY = 16

@@ -12,7 +12,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from federation import http_signatures
 from federation.inbox import BATCH, InboxWorker, Rejected, check_origins, parse_activity, store
 from federation.signatures import SignatureError
-from node.db import QUICK_WRITE_MAX_BYTES
+from federation.throughput import QUICK_WRITE_MAX_BYTES
 
 T0 = 1_700_000_000
 INSERT = "INSERT INTO policies (domain, action, reason, created_at) VALUES (?, 'block', '', 0) RETURNING domain"

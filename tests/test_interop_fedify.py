@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from fedify import INSTALL_DIR
 from nodes import make_certificates, preston_hub, preston_larder, running_node
 
-from node import actors
-from node.db import Database
+from node.store import actors
+from node.store.database import Database
 
 fedify_node = fedify.fedify_node  # the session fixture that installs Fedify
 

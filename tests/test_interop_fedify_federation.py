@@ -22,7 +22,7 @@ from fedify import INSTALL_DIR
 from nodes import make_certificates, preston_hub, preston_larder, running_node, settled_rows
 
 from federation import remote_actors
-from node import actors, follows, objects
+from node.store import follows, objects
 
 fedify_node = fedify.fedify_node  # the session fixture that installs Fedify
 
@@ -227,8 +227,8 @@ async def we_follow_fedify(pair: Pair, username: str) -> str:
     entry = await follows.following_entry(pair.db, username, pair.fedify.actor)
     if entry is not None and entry["state"] == "accepted":
         return entry["follow_id"]
-    signer = await pair.node.federation.signers(actors.INSTANCE_USERNAME)
-    target = await remote_actors.fetch(pair.db, pair.node.federation.client, pair.fedify.actor, signer=signer,
+    signer = await pair.node.runtime.instance_signer()
+    target = await remote_actors.fetch(pair.db, pair.node.runtime.client, pair.fedify.actor, signer=signer,
                                        now=int(time.time()))
     assert target.inbox == f"{pair.fedify.actor}/inbox" and target.shared_inbox == f"{pair.fedify.origin}/inbox"
     assert target.public_key_pem and target.key_id.startswith(pair.fedify.actor)

@@ -14,7 +14,6 @@ import test_interop_fedify_federation as fedify_federation
 from test_interop_fedify_federation import (COOP, FEDIFY_CAVAGE, FEDIFY_RFC9421, OUR_CAVAGE, OUR_RFC9421, Pair,
                                             eventually, fedify_follows, fedify_got, remember_scheme)
 
-from node.needs_offers import service_for
 from vocab.context import AS2_PUBLIC
 
 fedify_node = fedify.fedify_node  # the session fixture that installs Fedify
@@ -93,7 +92,7 @@ async def test_fedify_parses_our_need_as_a_proposal_whose_content_carries_it(pai
     await remember_scheme(pair, our_scheme)
     ends = datetime.now(timezone.utc).date() + timedelta(days=120)
     fields = school_lunches(ends)
-    iri = await service_for(pair.node.publisher).add(COOP, "need", fields)
+    iri = await pair.node.runtime.proposals.add(COOP, "need", fields)
     sent = await sent_activity(pair, iri, "Create")
 
     create = await assert_fedify_accepted(pair, sent["id"], fedify_scheme)
@@ -129,7 +128,7 @@ async def test_fedify_parses_our_need_as_a_proposal_whose_content_carries_it(pai
 async def test_fedify_gets_an_update_when_a_need_changes(pair):
     await fedify_follows(pair, COOP)
     await remember_scheme(pair, OUR_CAVAGE)
-    service = service_for(pair.node.publisher)
+    service = pair.node.runtime.proposals
     iri = await service.add(COOP, "need", school_lunches(datetime.now(timezone.utc).date() + timedelta(days=60)))
     update_id = await service.update(iri, {"quantity": "60"}, username=COOP)
 
@@ -142,7 +141,7 @@ async def test_fedify_gets_an_update_when_a_need_changes(pair):
 async def test_fedify_gets_a_delete_of_a_tombstone_when_a_need_is_withdrawn(pair):
     await fedify_follows(pair, COOP)
     await remember_scheme(pair, OUR_CAVAGE)
-    service = service_for(pair.node.publisher)
+    service = pair.node.runtime.proposals
     iri = await service.add(COOP, "need", school_lunches(datetime.now(timezone.utc).date() + timedelta(days=30)))
     await delivered(pair, (await sent_activity(pair, iri, "Create"))["id"])  # the Create went first
     delete_id = await service.withdraw(iri, username=COOP)

@@ -9,8 +9,8 @@ from processes import run
 from federation import delivery, inbox, policy
 from federation.client import PostResult
 from federation.delivery import DeliveryWorker
-from node.cli import main
-from node.db import Database
+from node.cli.main import main
+from node.store.database import Database
 
 SUBCOMMANDS = [["block"], ["allow"], ["unblock"], ["policies"], ["policies", "list"], ["policies", "import"],
                ["policies", "export"], ["deliveries"], ["deliveries", "retry"], ["inbox", "failed"]]

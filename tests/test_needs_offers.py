@@ -6,13 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from node import actors, objects, proposals
+from node.store import actors, objects, proposals
 from node.config import NodeConfig
-from node.db import Database
-from node.needs_offers import NeedsAndOffers, NotOurs
-from node.publish import Publisher
+from node.store.database import Database
+from node.services.proposals import NotOurs, ProposalService, expire_when_due
+from node.services.publisher import Publisher
 from node.urls import Urls
-from node.federation_runtime import expire_when_due
 from nodes import Clock, eventually, preston_larder
 from test_publish import add_remote, queued, remote
 from vocab.context import AS2_PUBLIC
@@ -31,13 +30,14 @@ async def setup(tmp_path):
     await add_remote(db, remote("ann"), follower_of="the_preston_larder")
     clock = Clock(T0)
     publisher = Publisher(db, Urls(BASE), NodeConfig(data_dir=tmp_path, domain="coop.example"), clock=clock)
-    published = []
-
-    async def hook(items):
-        published.extend((username, iri, activity["type"]) for username, iri, activity in items)
-
-    yield db, NeedsAndOffers(publisher, clock=clock, after_publish=[hook]), clock, published
+    yield db, ProposalService(publisher, clock=clock), clock, lambda: changes(db)
     await db.close()
+
+
+async def changes(db) -> list[tuple]:
+    """What the proposals change feed says: (actor, proposal, op, activity type) of each change, in order."""
+    return [(change.actor_iri, change.iri, change.op, change.activity_type)
+            for change in await proposals.changes_after(db, 0, 100)]
 
 
 async def test_add_stores_indexes_and_federates_a_create(setup):
@@ -50,7 +50,7 @@ async def test_add_stores_indexes_and_federates_a_create(setup):
     assert "School meals for 40 pupils" in create["object"]["content"]
     row = await proposals.get(db, iri)
     assert (row["kind"], row["status"], row["divisions"]) == ("need", "open", " 55 ")
-    assert published == [("the_preston_larder", iri, "Create")]
+    assert await published() == [(f"{BASE}/actors/the_preston_larder", iri, "put", "Create")]
     area = create["object"]["eligibleLocation"]  # the actor's own location is the default area
     assert area["latitude"] == pytest.approx(53.760467) and area["radius"] == 30
     listed = await proposals.open_documents(db, proposals.Filters(kind="need"), T0, limit=10)
@@ -76,7 +76,7 @@ async def test_bad_fields_are_named_and_nothing_is_written(setup):
     assert {problem.field for problem in caught.value.problems} >= {"cpv", "quantity"}
     assert await db.scalar("SELECT COUNT(*) FROM proposals") == 0
     assert await db.scalar("SELECT COUNT(*) FROM objects") == 0
-    assert await queued(db) == [] and published == []
+    assert await queued(db) == [] and await published() == []
 
 
 async def test_withdraw_sends_a_tombstone_and_leaves_the_listing(setup):

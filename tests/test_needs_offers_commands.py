@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pytest
 from processes import run, run_async
 
-from node.cli import build_parser, main
-from node.db import Database
-from node.needs_offers_commands import FIELD_HELP, LIST_FIELDS, fields_from
+from node.cli.main import build_parser, main
+from node.store.database import Database
+from node.cli.proposal_fields import FIELD_HELP, LIST_FIELDS, fields_from
 from test_publish import add_remote, queued, remote
 from vocab.proposal import FIELDS
 
@@ -375,18 +375,13 @@ def test_a_row_with_too_many_cells_is_refused(capsys, data, tmp_path):
 
 
 async def test_the_import_publishes_in_batches(capsys, data, tmp_path):
-    from node import config as node_config
-    from node.needs_offers import service_for
-    from node.needs_offers_commands import check_rows, publish_in_batches, read_csv
-    from node.publish import Publisher
-    from node.urls import Urls
+    from node import config as node_config, runtime
+    from node.cli.proposal_import import check_rows, publish_in_batches, read_csv
 
     rows = "".join(f"larder,Need {number},55520000,{ENDS}\n" for number in range(7))
     path = write_csv(tmp_path, "actor,title,cpv,ends\n" + rows)
-    config = node_config.load(data)
-    db = await Database.open(config.database_path)
-    try:
-        service = service_for(Publisher(db, Urls(config.base_url), config))
+    async with runtime.opened(node_config.load(data)) as node:
+        db, service = node.db, node.proposals
         checked = await check_rows(service, "need", read_csv(path, default_actor=None), default_actor=None)
         assert [number for number, _, _ in checked.valid] == list(range(2, 9)) and checked.problems == []
         commits = db.own_commits
@@ -394,5 +389,3 @@ async def test_the_import_publishes_in_batches(capsys, data, tmp_path):
         iris = await publish_in_batches(service, checked.valid, batch_size=3, progress=progress.append)
         assert progress == [3, 3, 1] and db.own_commits - commits == 3
         assert len(set(iris)) == 7 and await db.scalar("SELECT COUNT(*) FROM proposals") == 7
-    finally:
-        await db.close()

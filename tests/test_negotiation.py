@@ -2,7 +2,7 @@
 
 import pytest
 
-from node.negotiation import (
+from node.web.negotiation import (
     ACTIVITY,
     ACTIVITY_AS_LD,
     AS2_PROFILE,

@@ -2,7 +2,7 @@
 
 import json
 
-from node.publish import Publisher
+from node.services.publisher import Publisher
 from node.urls import Urls
 from nodes import node_database
 from vocab.graph import turtle_to_graph

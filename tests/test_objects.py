@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from node import actors, objects
-from node.db import Database
+from node.store import actors, objects
+from node.store.database import Database
 from nodes import preston_hub
 from vocab.context import document_context
 

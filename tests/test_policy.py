@@ -15,7 +15,7 @@ from federation.policy import (
     normalise_domain,
     parse_mastodon_csv,
 )
-from node.db import Database
+from node.store.database import Database
 
 # What the lead adds to the migrations; IF NOT EXISTS so the fixture still works once it is there.
 CREATE_POLICIES = """

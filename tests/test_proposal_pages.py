@@ -10,8 +10,7 @@ from datetime import datetime, timezone
 import pytest
 import rdflib
 
-from node import actors, objects, proposals
-from node.needs_offers import service_for
+from node.store import actors, proposals
 from nodes import eventually
 from test_publish import add_remote, remote
 from vocab.cpv import CpvList
@@ -48,7 +47,7 @@ def entry_titles(html: str) -> list[str]:
 
 @pytest.fixture
 async def service(preston_node):
-    return service_for(preston_node.publisher)
+    return preston_node.runtime.proposals
 
 
 async def test_a_need_page_reads_well_and_embeds_a_schema_org_demand(preston_node, http, service):
@@ -276,9 +275,9 @@ async def _store_peer_proposal(node, proposal, iri, actor_iri, now, url=None):
                             lambda tag: f"https://lancaster.example/tags/{tag}")
     _, normal = read(document, CpvList.bundled(), now=now)
     seconds = int(time.time())
-    await objects.save_remote(node.db, iri=iri, kind=proposal.kind, document=normal, now=seconds)
-    await proposals.save(node.db, proposals.index_row(proposal, iri=iri, username=None, actor_iri=actor_iri,
-                                                      cpv=CpvList.bundled(), published=seconds, now=seconds))
+    row = proposals.index_row(proposal, iri=iri, username=None, actor_iri=actor_iri, cpv=CpvList.bundled(),
+                              published=seconds, now=seconds)
+    assert await proposals.save_peer(node.db, row, normal, activity=None, now=seconds)
 
 
 async def test_hostile_titles_are_escaped_everywhere(preston_node, http, service):

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from node import proposals
+from node.store import proposals
 from nodes import eventually, follow, following_state, preston_hub, preston_larder, running_node, settled_rows
 from processes import run_async
 
@@ -64,7 +64,7 @@ async def test_a_hub_reshares_its_members_needs_to_its_followers(three_nodes, ca
     await eventually(lambda: _accepted(c, "leeds_bread", hub), message="the hub accepts C's follow")
 
     # The co-op on A publishes a need: B keeps it and announces it; C fetches it from A.
-    need = await a.federation.needs_offers.add(LARDER, "need", CATERING)
+    need = await a.runtime.proposals.add(LARDER, "need", CATERING)
 
     async def on_c():
         index, row = await copy_on(c, need)
@@ -80,7 +80,7 @@ async def test_a_hub_reshares_its_members_needs_to_its_followers(three_nodes, ca
 
     # The co-op updates it: B keeps the new version and announces the Update; C fetches the new version from A
     # and still has one copy.
-    await a.federation.needs_offers.update(need, {"quantity": "60"}, username=LARDER)
+    await a.runtime.proposals.update(need, {"quantity": "60"}, username=LARDER)
 
     async def updated(node):
         document = json.loads((await copy_on(node, need))[1]["json"])
@@ -95,7 +95,7 @@ async def test_a_hub_reshares_its_members_needs_to_its_followers(three_nodes, ca
     assert await settled_rows(c.db, "inbox", "state", "type = 'Announce'") == [("done",), ("done",)]
 
     # A co-op on the hub's own node publishes an offer: re-shared to C the same way.
-    bread = await b.federation.needs_offers.add("kirklees_bakers", "offer", BREAD)
+    bread = await b.runtime.proposals.add("kirklees_bakers", "offer", BREAD)
 
     async def bread_on_c():
         return (await copy_on(c, bread))[0] is not None
@@ -105,8 +105,8 @@ async def test_a_hub_reshares_its_members_needs_to_its_followers(three_nodes, ca
     assert await counts_on_c(c, bread) == (1, 1)
 
     # Both withdraw: B's hub undoes its shares, C rechecks each at its origin and withdraws its copy.
-    await a.federation.needs_offers.withdraw(need, username=LARDER)
-    await b.federation.needs_offers.withdraw(bread, username="kirklees_bakers")
+    await a.runtime.proposals.withdraw(need, username=LARDER)
+    await b.runtime.proposals.withdraw(bread, username="kirklees_bakers")
 
     async def withdrawn_on_c():
         copies = [await copy_on(c, iri) for iri in (need, bread)]

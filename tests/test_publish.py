@@ -5,10 +5,10 @@ import json
 import pytest
 
 from federation.remote_actors import RemoteActor
-from node import actors, follows
+from node.store import actors, follows
 from node.config import NodeConfig
-from node.db import Database
-from node.publish import Publisher
+from node.store.database import Database
+from node.services.publisher import Publisher
 from node.urls import Urls
 from nodes import preston_hub
 from vocab.context import AS2_CONTEXT_URL, AS2_PUBLIC
@@ -172,7 +172,7 @@ async def test_follow_is_recorded_only_with_its_delivery(setup, monkeypatch):
 @pytest.mark.parametrize(("text", "words"), [("   ", "needs some text"), ("x" * 5001, "at most 5000")])
 async def test_post_text_is_checked(setup, text, words):
     _, publisher, _ = setup
-    from node.publish import InvalidPost
+    from node.services.publisher import InvalidPost
     with pytest.raises(InvalidPost, match=words):
         await publisher.create_note("preston", text)
 

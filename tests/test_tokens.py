@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from processes import run
 
-from node import tokens
-from node.cli import main
-from node.db import Database
+from node.store import tokens
+from node.cli.main import main
+from node.store.database import Database
 
 TOKEN_LENGTH = 43  # secrets.token_urlsafe(32)
 

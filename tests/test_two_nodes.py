@@ -11,7 +11,7 @@ import pytest
 from nodes import (eventually, follow, follower_state, following_state, make_certificates, preston_hub, preston_larder,
                    received_object, remote_actor, running_node, second_connection_publisher, settled_rows)
 
-from node import actors, follows
+from node.store import actors, follows
 
 AS2_ACCEPT = "application/activity+json"
 

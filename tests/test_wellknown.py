@@ -6,8 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from node import actors
-from node.needs_offers import NeedsAndOffers
+from node.store import actors
 from nodes import node_database
 
 ACTIVITY = "application/activity+json"
@@ -125,7 +124,7 @@ async def test_nodeinfo_discovery_and_document(preston_node, http):
 
 
 async def test_nodeinfo_counts_needs_and_offers(preston_node, http):
-    service = NeedsAndOffers(preston_node.publisher)
+    service = preston_node.runtime.proposals
     for kind in ("need", "need", "offer"):
         await service.add("preston", kind, {"title": f"Catering {kind}", "cpv": "55520000", "ends": "2099-12-31"})
     await asyncio.sleep(0.6)  # past the cache's recheck interval

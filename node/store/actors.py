@@ -1,0 +1,170 @@
+"""Local actors: owns the `actors` table (their keys are federation.keys's, read here with each actor)."""
+
+import json
+import time
+from dataclasses import dataclass
+
+from federation import keys
+from federation.keys import KeyPair
+from node.store.database import Database
+from node.urls import INSTANCE_USERNAME
+from vocab.profile import Profile, ProfileError, FieldProblem, validate
+
+
+
+class ActorNotFound(LookupError):
+    """No local actor has that username."""
+
+
+@dataclass(frozen=True)
+class LocalActor:
+    profile: Profile
+    public_key_pem: str
+    created_at: int
+    updated_at: int
+    deleted_at: int | None
+
+    @property
+    def username(self) -> str:
+        return self.profile.username
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+_SELECT = """
+    SELECT a.username, a.profile_json, a.created_at, a.updated_at, a.deleted_at, k.public_pem
+    FROM actors a JOIN keys k ON k.username = a.username AND k.retired_at IS NULL
+"""
+
+
+def _from_row(row) -> LocalActor:
+    return LocalActor(
+        profile=Profile.from_record(json.loads(row["profile_json"])),
+        public_key_pem=row["public_pem"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+async def get(db: Database, username: str) -> LocalActor | None:
+    row = await db.fetch_one(_SELECT + " WHERE a.username = ?", (username.lower(),))
+    return None if row is None else _from_row(row)
+
+
+async def require(db: Database, username: str) -> LocalActor:
+    actor = await get(db, username)
+    if actor is None or actor.is_deleted:
+        raise ActorNotFound(f"no actor named {username!r} on this node ('coopnode actor list' shows them)")
+    return actor
+
+
+async def list_active(db: Database) -> list[LocalActor]:
+    rows = await db.fetch_all(
+        _SELECT + " WHERE a.deleted_at IS NULL AND a.username != ? ORDER BY a.username", (INSTANCE_USERNAME,)
+    )
+    return [_from_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    username: str
+    name: str
+    actor_type: str
+    locality: str
+    has_cuk_identifier: bool
+
+
+async def directory(db: Database) -> list[DirectoryEntry]:
+    """Every hosted actor's name and place, for listings: no full profiles, no keys."""
+    rows = await db.fetch_all(
+        "SELECT username, json_extract(profile_json, '$.name'), actor_type, "
+        "COALESCE(json_extract(profile_json, '$.locality'), ''), "
+        "json_extract(profile_json, '$.identifiers.CUK') IS NOT NULL "
+        "FROM actors WHERE deleted_at IS NULL AND username != ? ORDER BY 2 COLLATE NOCASE",
+        (INSTANCE_USERNAME,),
+    )
+    return [DirectoryEntry(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
+
+
+async def count_active(db: Database) -> dict[str, int]:
+    """Hosted actors (not the instance actor) by type."""
+    rows = await db.fetch_all(
+        "SELECT actor_type, COUNT(*) FROM actors WHERE deleted_at IS NULL AND username != ? GROUP BY actor_type",
+        (INSTANCE_USERNAME,),
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def username_for_external_id(db: Database, external_id: str) -> str | None:
+    return await db.scalar("SELECT username FROM actors WHERE external_id = ?", (external_id,))
+
+
+async def username_taken(db: Database, username: str) -> bool:
+    return await db.scalar("SELECT 1 FROM actors WHERE username = ?", (username.lower(),)) is not None
+
+
+async def create(
+    db: Database, profile: Profile, *, key_pair: KeyPair | None = None, external_id: str | None = None,
+    now: int | None = None,
+) -> LocalActor:
+    """Host a new actor. Usernames are permanent: a removed actor's name is never reused."""
+    validate(profile)
+    if await username_taken(db, profile.username):
+        raise ProfileError([FieldProblem("username", f"{profile.username!r} is already taken on this node")])
+    key_pair = key_pair or (await keys.new_key_pairs(1))[0]
+    now = int(time.time()) if now is None else now
+    async with db.transaction() as connection:
+        await connection.execute(
+            "INSERT INTO actors (username, actor_type, profile_json, external_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (profile.username, profile.actor_type, json.dumps(profile.to_record()), external_id, now, now),
+        )
+        await keys.insert_in(connection, profile.username, key_pair, now)
+    return await require(db, profile.username)
+
+
+async def update_profile(db: Database, profile: Profile, *, now: int | None = None) -> LocalActor:
+    """Replace an actor's profile (its username and type stay as they are)."""
+    validate(profile)
+    current = await require(db, profile.username)
+    if profile.actor_type != current.profile.actor_type:
+        raise ProfileError([FieldProblem("actor_type", "an actor's type cannot change once it is created")])
+    now = int(time.time()) if now is None else now
+    async with db.transaction() as connection:
+        await connection.execute(
+            "UPDATE actors SET profile_json = ?, updated_at = ? WHERE username = ?",
+            (json.dumps(profile.to_record()), now, profile.username),
+        )
+    return await require(db, profile.username)
+
+
+async def remove(db: Database, username: str, *, now: int | None = None) -> None:
+    """Mark an actor deleted: its URL and WebFinger answer 410 Gone from now on; its name stays reserved."""
+    if username == INSTANCE_USERNAME:
+        raise ActorNotFound("the instance actor speaks for the server and cannot be removed")
+    await require(db, username)
+    now = int(time.time()) if now is None else now
+    async with db.transaction() as connection:
+        await connection.execute("UPDATE actors SET deleted_at = ? WHERE username = ?", (now, username.lower()))
+
+
+async def ensure_instance_actor(db: Database, node_name: str) -> LocalActor:
+    """The server-level Application actor (FEP-2677), created on first use."""
+    existing = await get(db, INSTANCE_USERNAME)
+    if existing is not None:
+        return existing
+    profile = Profile(username=INSTANCE_USERNAME, name=node_name or "coopnode", actor_type="Application",
+                      discoverable=False, indexable=False)
+    key_pair = (await keys.new_key_pairs(1))[0]
+    now = int(time.time())
+    async with db.transaction() as connection:
+        await connection.execute(
+            "INSERT OR IGNORE INTO actors (username, actor_type, profile_json, created_at, updated_at) "
+            "VALUES (?, 'Application', ?, ?, ?)",
+            (INSTANCE_USERNAME, json.dumps(profile.to_record()), now, now),
+        )
+        await keys.insert_unless_keyed_in(connection, INSTANCE_USERNAME, key_pair, now)
+    return await get(db, INSTANCE_USERNAME)
