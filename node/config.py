@@ -23,6 +23,23 @@ class ConfigError(Exception):
     """The configuration is unusable; the message says what is wrong and what to do."""
 
 
+COMMONS_STORES = ("embedded", "sparql")
+COMMONS_ENDPOINTS = {"query_url": "SPARQL query endpoint", "update_url": "SPARQL Update endpoint",
+                     "graph_store_url": "Graph Store Protocol endpoint"}
+
+
+@dataclass(frozen=True)
+class CommonsConfig:
+    """[commons]: where the commons' RDF store lives, and the limits of its SPARQL endpoint."""
+
+    store: str = "embedded"  # pyoxigraph in the data directory, or "sparql": an external SPARQL 1.1 server
+    query_url: str = ""  # the server's SPARQL Protocol query endpoint (store = "sparql")
+    update_url: str = ""  # its SPARQL Update endpoint
+    graph_store_url: str = ""  # its Graph Store Protocol endpoint
+    query_timeout: float = 10.0  # seconds a /sparql query may run before it is stopped
+    max_rows: int = 10_000  # solutions (or triples) a /sparql answer holds at most
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     data_dir: Path
@@ -35,6 +52,7 @@ class NodeConfig:
     node_description: str = ""
     federation_mode: str = "open"  # or "allowlist": only allowed domains federate
     authorized_fetch: bool = False  # ActivityPub GETs must be signed (HTML and Turtle stay public)
+    commons: CommonsConfig = CommonsConfig()
 
     @property
     def base_url(self) -> str:
@@ -78,6 +96,22 @@ def validate(config: NodeConfig) -> None:
         raise ConfigError(f"federation mode must be \"open\" or \"allowlist\", not {config.federation_mode!r}")
     if not 0 <= config.listen_port < 65536:
         raise ConfigError(f"port {config.listen_port} is outside 0-65535")
+    _validate_commons(config.commons)
+
+
+def _validate_commons(commons: CommonsConfig) -> None:
+    if commons.store not in COMMONS_STORES:
+        raise ConfigError(f"[commons] store must be \"embedded\" or \"sparql\", not {commons.store!r}")
+    if commons.store == "sparql":
+        for name in ("query_url", "update_url", "graph_store_url"):
+            value = getattr(commons, name)
+            if not value.startswith(("http://", "https://")):
+                raise ConfigError(f"[commons] store = \"sparql\" needs {name}, an http(s) URL of the server's "
+                                  f"{COMMONS_ENDPOINTS[name]} (e.g. http://127.0.0.1:7878/{name.split('_')[0]})")
+    if not 0 < commons.query_timeout <= 600:
+        raise ConfigError(f"[commons] query_timeout must be between 0 and 600 seconds, not {commons.query_timeout}")
+    if not 0 < commons.max_rows <= 1_000_000:
+        raise ConfigError(f"[commons] max_rows must be between 1 and 1000000, not {commons.max_rows}")
 
 
 def is_ip_literal(host: str) -> bool:
@@ -109,9 +143,11 @@ def from_mapping(raw: dict, data_dir: Path, source: str = "configuration") -> No
     node = _table(raw, "node", source)
     serve = _table(raw, "serve", source)
     federation = _table(raw, "federation", source)
+    commons = _table(raw, "commons", source)
     known = {"node": {"domain", "scheme", "dev", "name", "description"}, "serve": {"host", "port"},
-             "federation": {"mode", "authorized_fetch"}}
-    for section, table in (("node", node), ("serve", serve), ("federation", federation)):
+             "federation": {"mode", "authorized_fetch"},
+             "commons": {"store", "query_url", "update_url", "graph_store_url", "query_timeout", "max_rows"}}
+    for section, table in (("node", node), ("serve", serve), ("federation", federation), ("commons", commons)):
         unknown = set(table) - known[section]
         if unknown:
             raise ConfigError(f"{source}: unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")
@@ -130,6 +166,14 @@ def from_mapping(raw: dict, data_dir: Path, source: str = "configuration") -> No
         listen_port=_typed(serve, "port", int, source, DEFAULT_PORT),
         federation_mode=_typed(federation, "mode", str, source, "open"),
         authorized_fetch=_typed(federation, "authorized_fetch", bool, source, False),
+        commons=CommonsConfig(
+            store=_typed(commons, "store", str, source, "embedded"),
+            query_url=_typed(commons, "query_url", str, source, ""),
+            update_url=_typed(commons, "update_url", str, source, ""),
+            graph_store_url=_typed(commons, "graph_store_url", str, source, ""),
+            query_timeout=float(_typed(commons, "query_timeout", (int, float), source, 10.0)),
+            max_rows=_typed(commons, "max_rows", int, source, 10_000),
+        ),
     )
     try:
         validate(config)
@@ -145,12 +189,13 @@ def _table(raw: dict, name: str, source: str) -> dict:
     return table
 
 
-def _typed(table: dict, key: str, kind: type, source: str, default=None):
+def _typed(table: dict, key: str, kind: type | tuple[type, ...], source: str, default=None):
     if key not in table:
         return default
     value = table[key]
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"{source}: {key} must be a {kind.__name__}, not {value!r}")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        raise ConfigError(f"{source}: {key} must be a {' or '.join(k.__name__ for k in kinds)}, not {value!r}")
     return value
 
 

@@ -145,7 +145,7 @@ class InboundHandler:
             if ids_of(document.get("attributedTo")) not in ([], [actor_iri]):
                 raise InvalidActivity(f"attributedTo: {id_of(document)} is attributed to another actor than its "
                                       "sender")
-            await self._keep_proposal(document, actor_iri, activity)
+            await self._keep_proposal(document, actor_iri, activity, via_iri=actor_iri)
             return
         if not KEPT_OBJECT_TYPES.intersection(kinds):
             log.info("not keeping a %s object from %s", kinds, actor_iri)
@@ -156,10 +156,10 @@ class InboundHandler:
         kind = "proposal" if "Proposal" in kinds else kinds[0].lower()
         await objects.save_remote(self.db, iri=id_of(document), kind=kind, document=document, now=self._now())
 
-    async def _keep_proposal(self, document: dict, author_iri: str, activity: dict | None) -> bool:
-        """Read, validate and store a peer's need or offer that `activity` sent (None: fetched), with its index
-        row; False when our copy is newer or was withdrawn (nothing changes then). InvalidActivity names each bad
-        field."""
+    async def _keep_proposal(self, document: dict, author_iri: str, activity: dict | None, *, via_iri: str) -> bool:
+        """Read, validate and store a peer's need or offer that `activity` brought (its author's Create or Update,
+        or a hub's Announce) through `via_iri` (the author, or the hub), with its index row; False when our copy
+        is newer or was withdrawn (nothing changes then). InvalidActivity names each bad field."""
         iri = id_of(document)
         now = self._now()
         try:
@@ -170,7 +170,7 @@ class InboundHandler:
         published = _seconds(normal.get("published")) or now
         row = proposals.index_row(proposal, iri=iri, username=None, actor_iri=author_iri, cpv=self.cpv,
                                   published=published, now=now)
-        if not await proposals.save_peer(self.db, row, normal, activity=activity, now=now):
+        if not await proposals.save_peer(self.db, row, normal, activity=activity, via_iri=via_iri, now=now):
             log.info("kept our newer (or withdrawn) copy of %s", iri)
             return False
         return True
@@ -223,9 +223,11 @@ class InboundHandler:
         changed = _named_by_activity(activity.get("object"))
         if changed is not None:
             if await self._worth_refetching(changed, actor_iri):
-                await self._keep_shared(changed, may_be_activity=False)
+                await self._keep_shared(changed, activity, may_be_activity=False)
         elif await self._worth_fetching(activity, shared, actor_iri):
-            await self._keep_shared(shared)
+            await self._keep_shared(shared, activity)
+        elif await follows.is_followed_here(self.db, actor_iri):  # kept already: it also came through this sharer
+            await proposals.add_path(self.db, shared, via_iri=actor_iri, now=self._now())
 
     async def _worth_refetching(self, iri: str, actor_iri: str) -> bool:
         """Whether an object that an announced activity names may be a peer's need or offer to fetch afresh: not
@@ -247,7 +249,7 @@ class InboundHandler:
         hint = activity.get("object")
         return not (isinstance(hint, dict) and types_of(hint) and not looks_like_proposal(hint))
 
-    async def _keep_shared(self, shared: str, *, may_be_activity: bool = True) -> None:
+    async def _keep_shared(self, shared: str, announce: dict, *, may_be_activity: bool = True) -> None:
         """Fetch a shared object from its origin; a need or offer is kept like a Create of its author's (not the
         sharer's); a Create or Update activity (when `may_be_activity`), by what it names. A peer that is down
         gets the Announce retried; one that refuses fails it with the reason."""
@@ -260,7 +262,7 @@ class InboundHandler:
         changed = _named_by_activity(document)
         if changed is not None:  # an announced activity: what it names is fetched from the same origin
             if may_be_activity and origin_of(changed) == origin_of(shared) != origin_of(self.urls.base):
-                await self._keep_shared(changed, may_be_activity=False)
+                await self._keep_shared(changed, announce, may_be_activity=False)
             return
         if not looks_like_proposal(document):
             return
@@ -268,7 +270,7 @@ class InboundHandler:
         if not author or len(ids_of(document.get("attributedTo"))) != 1 \
                 or origin_of(author) != origin_of(id_of(document) or ""):
             raise InvalidActivity(f"attributedTo: the shared {shared} is not attributed to an actor of its origin")
-        await self._keep_proposal(document, author, None)
+        await self._keep_proposal(document, author, announce, via_iri=id_of(announce["actor"]))
 
     async def _announced_object(self, announce_iri: str | None, actor_iri: str) -> str | None:
         """What a stored Announce of the actor's shared."""

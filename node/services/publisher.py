@@ -8,7 +8,7 @@ from typing import Callable
 
 from federation import delivery, policy, remote_actors
 from federation.remote_actors import RemoteActor
-from node.store import actors, follows, objects
+from node.store import actors, follows, objects, proposals
 from node.config import NodeConfig
 from node.store.database import Database
 from node.services.documents import NOTE_MAX_LENGTH, actor_as2, note_as2
@@ -130,6 +130,8 @@ class Publisher:
 
         async def forget(connection):
             await follows.remove_following_in(connection, username, target.iri)
+            if not await follows.is_followed_in(connection, target.iri):  # what came only through it leaves
+                await proposals.prune_via_in(connection, target.iri, now=self._now())
 
         return await self.send(username, activity, [target.inbox], also=forget)
 

@@ -105,6 +105,13 @@ async def is_followed_here(db: Database, actor_iri: str) -> bool:
     return row is not None
 
 
+async def is_followed_in(connection, actor_iri: str) -> bool:
+    """is_followed_here, inside a transaction."""
+    rows = await connection.execute_fetchall(
+        "SELECT 1 FROM following WHERE actor_iri = ? AND state IN ('requested', 'accepted') LIMIT 1", (actor_iri,))
+    return bool(rows)
+
+
 async def following_by_follow_id(db: Database, follow_id: str):
     return await db.fetch_one("SELECT username, actor_iri, state FROM following WHERE follow_id = ?", (follow_id,))
 

@@ -94,15 +94,20 @@ async def withdraw_ours_in(connection, iri: str, actor_iri: str, activity: dict,
     await _forget_in(connection, iri, actor_iri, activity, now)
 
 
-async def save_peer(db: Database, row: IndexRow, document: dict, *, activity: dict | None, now: int) -> bool:
-    """A peer's proposal (its normalised document), sent by `activity` or fetched (None), in one transaction;
-    False when our copy is newer or was withdrawn (nothing changes then)."""
+async def save_peer(db: Database, row: IndexRow, document: dict, *, activity: dict | None, via_iri: str,
+                    now: int) -> bool:
+    """A peer's proposal (its normalised document), sent by `activity` or fetched (None), that reached us through
+    `via_iri` (its author, or the hub that re-shared it), in one transaction. False when our copy is newer or was
+    withdrawn: nothing changes then, but for the path it also came by."""
     async with db.transaction() as connection:
-        if not await objects.save_remote_in(connection, iri=row.iri, kind=row.kind, document=document, now=now):
-            return False
-        await connection.execute(SAVE, row)
-        await _append_in(connection, [(row.iri, "put", row.actor_iri, *_named(activity), now)])
-    return True
+        stored = await objects.save_remote_in(connection, iri=row.iri, kind=row.kind, document=document, now=now)
+        if stored:
+            await connection.execute(SAVE, row)
+            await _append_in(connection, [(row.iri, "put", row.actor_iri, *_named(activity), now)])
+        await connection.execute(
+            "INSERT INTO proposal_paths (iri, via_iri, fetched_at) SELECT iri, ?, ? FROM proposals WHERE iri = ? "
+            "ON CONFLICT(iri, via_iri) DO UPDATE SET fetched_at = excluded.fetched_at", (via_iri, now, row.iri))
+    return stored
 
 
 async def withdraw_peer(db: Database, iri: str, *, activity: dict | None, now: int) -> bool:
@@ -118,8 +123,39 @@ async def withdraw_peer(db: Database, iri: str, *, activity: dict | None, now: i
     return True
 
 
+async def add_path(db: Database, iri: str, *, via_iri: str, now: int) -> None:
+    """A peer's proposal we keep also reached us through `via_iri` (a hub re-shared it)."""
+    await db.write(
+        "INSERT INTO proposal_paths (iri, via_iri, fetched_at) SELECT iri, ?, ? FROM proposals "
+        "WHERE iri = ? AND username IS NULL ON CONFLICT(iri, via_iri) DO UPDATE SET fetched_at = excluded.fetched_at",
+        (via_iri, now, iri))
+
+
+async def prune_via_in(connection, via_iri: str, *, now: int) -> list[str]:
+    """We no longer follow `via_iri`: every path through it goes, and each peer's proposal left without a path
+    leaves the index (its copy stays, unwithdrawn: following again brings it back). The IRIs that left."""
+    rows = await connection.execute_fetchall(
+        "DELETE FROM proposal_paths WHERE via_iri = ? RETURNING iri", (via_iri,))
+    left = []
+    for (iri,) in rows:
+        orphan = await connection.execute_fetchall(
+            "SELECT p.actor_iri FROM proposals p WHERE p.iri = ? AND p.username IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM proposal_paths WHERE iri = p.iri)", (iri,))
+        if orphan:
+            await _forget_in(connection, iri, orphan[0][0], None, now)
+            left.append(iri)
+    return left
+
+
+async def paths_of(db: Database, iri: str) -> list:
+    """(via IRI, fetched at) of each way a peer's proposal reached us: its provenance."""
+    return await db.fetch_all("SELECT via_iri, fetched_at FROM proposal_paths WHERE iri = ? ORDER BY fetched_at",
+                              (iri,))
+
+
 async def _forget_in(connection, iri: str, actor_iri: str, activity: dict | None, now: int) -> None:
     await connection.execute("DELETE FROM proposals WHERE iri = ?", (iri,))
+    await connection.execute("DELETE FROM proposal_paths WHERE iri = ?", (iri,))
     await _append_in(connection, [(iri, "delete", actor_iri, *_named(activity), now)])
 
 
