@@ -16,6 +16,7 @@ from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.inbox import InboxContext, InboxWorker, storing
 from federation.policy import PolicyView
+from node.commons.core import Commons
 from node.config import NodeConfig
 from node.services import hubs as hub_service
 from node.services.feed_reader import FeedReader
@@ -72,7 +73,8 @@ class Runtime:
     inbox: InboxContext
     inbox_worker: InboxWorker
     delivery_worker: DeliveryWorker
-    feed_readers: tuple[FeedReader, ...]
+    feed_readers: tuple[FeedReader, ...]  # what a command lets catch up before it ends (the commons waits for serve)
+    commons: Commons
 
     async def instance_signer(self) -> Signer:
         """The instance actor's signer: it signs the node's own fetches."""
@@ -108,7 +110,8 @@ def build(config: NodeConfig, db: Database, *, signing_process: bool = False) ->
         config=config, db=db, urls=urls, cpv=cpv, client=client, signers=signers, policy=policy_view,
         publisher=publisher, proposals=ProposalService(publisher, cpv=cpv), hubs=hubs, inbound=inbound,
         inbox=inbox, inbox_worker=inbox_worker, delivery_worker=delivery_worker,
-        feed_readers=(FeedReader(db, hub_service.FEED_READER, hubs.on_changes),))
+        feed_readers=(FeedReader(db, hub_service.FEED_READER, hubs.on_changes),),
+        commons=Commons(config, db, urls, cpv))
 
 
 @asynccontextmanager
@@ -123,6 +126,7 @@ async def opened(config: NodeConfig) -> AsyncIterator[Runtime]:
             if not is_served(config.data_dir):
                 await runtime.settle()
         finally:
+            await runtime.commons.close()
             await runtime.client.close()
     finally:
         await db.close()
@@ -147,7 +151,8 @@ async def _serving(config: NodeConfig) -> AsyncIterator[Runtime]:
         await runtime.client.start()
         tasks = [asyncio.ensure_future(job) for job in (
             runtime.inbox_worker.run(), runtime.delivery_worker.run(), _watch_other_processes(runtime),
-            expire_when_due(runtime.proposals), *(reader.run() for reader in runtime.feed_readers))]
+            expire_when_due(runtime.proposals), runtime.commons.gatherer.run(),
+            *(reader.run() for reader in runtime.feed_readers))]
         try:
             yield runtime
         finally:
@@ -156,6 +161,7 @@ async def _serving(config: NodeConfig) -> AsyncIterator[Runtime]:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.commons.close()
             await runtime.client.close()
     finally:
         await db.close()

@@ -20,7 +20,7 @@ from node import config as node_config, runtime
 from node.runtime import Runtime
 from node.store import actors
 from node.store.database import Database
-from node.web.app import create_app
+from node.web.app import SERVER_OPTIONS, create_app
 from node.web.state import NODE, NodeState
 from vocab.profile import Profile
 
@@ -116,7 +116,7 @@ async def running_node(data_dir: Path, profiles=(), *, tls: "TestCertificates | 
     app = create_app(config)
     for middleware in reversed(middlewares):
         app.middlewares.insert(0, middleware)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **SERVER_OPTIONS)
     node = RunningNode(config=config, base_url=config.base_url, app=app, runner=runner)
     try:
         await runner.setup()

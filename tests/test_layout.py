@@ -18,9 +18,11 @@ ROOMS = {
     "node.urls": {"vocab"},
     "node.store": BASE | {"node.config", "node.urls"},
     "node.services": BASE | {"node.config", "node.urls", "node.store"},
-    "node.runtime": BASE | {"node.config", "node.urls", "node.store", "node.services"},
-    "node.web": BASE | {"node.config", "node.urls", "node.store", "node.services", "node.runtime"},
-    "node.cli": BASE | {"node.config", "node.urls", "node.store", "node.services", "node.runtime", "node.web"},
+    "node.commons": BASE | {"node.config", "node.urls", "node.store", "node.services"},
+    "node.runtime": BASE | {"node.config", "node.urls", "node.store", "node.services", "node.commons"},
+    "node.web": BASE | {"node.config", "node.urls", "node.store", "node.services", "node.commons", "node.runtime"},
+    "node.cli": BASE | {"node.config", "node.urls", "node.store", "node.services", "node.commons", "node.runtime",
+                        "node.web"},
     "node.__main__": {"node.cli"},
     "node": set(),  # node/__init__.py
 }

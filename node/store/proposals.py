@@ -199,6 +199,16 @@ async def get(db: Database, iri: str):
     return await db.fetch_one("SELECT * FROM proposals WHERE iri = ?", (iri,))
 
 
+async def rows_with_documents(db: Database, iris: list[str]) -> list:
+    """The index rows of these proposals, each with its stored document (`json`)."""
+    rows = []
+    for start in range(0, len(iris), 500):
+        chunk = iris[start:start + 500]
+        rows += await db.fetch_all(f"SELECT p.*, o.json FROM proposals p JOIN objects o ON o.iri = p.iri "
+                                   f"WHERE p.iri IN ({', '.join('?' * len(chunk))})", chunk)
+    return rows
+
+
 async def present(db: Database, iris: list[str]) -> set[str]:
     """Which of the IRIs are proposals in the index (not withdrawn)."""
     found: set[str] = set()

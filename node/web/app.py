@@ -5,7 +5,7 @@ from aiohttp import web
 from node import runtime
 from node.config import NodeConfig
 from node.store import actors
-from node.web import (actor_routes, client_api, inbox_routes, object_routes, pages, proposal_pages,
+from node.web import (actor_routes, client_api, inbox_routes, object_routes, pages, proposal_pages, sparql_routes,
                       wellknown)
 from node.web.authorized_fetch import authorized_fetch_middleware
 from node.web.cache import RenderCache
@@ -13,6 +13,8 @@ from node.web.state import NODE, NodeState, state_of
 from vocab.context import vocabulary_turtle
 
 MAX_REQUEST_BYTES = 1024 * 1024
+# How the HTTP server reads requests: long request lines, so that /sparql can answer an oversized GET with 414.
+SERVER_OPTIONS = {"max_line_size": 32 * 1024}
 
 
 def create_app(config: NodeConfig) -> web.Application:
@@ -26,6 +28,7 @@ def create_app(config: NodeConfig) -> web.Application:
     client_api.add_routes(app)
     pages.add_routes(app)
     proposal_pages.add_routes(app)
+    sparql_routes.add_routes(app)
     app.router.add_get("/ns", vocabulary)
     app.router.add_get("/healthz", health)
     return app

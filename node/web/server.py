@@ -9,7 +9,7 @@ from aiohttp import web
 
 from node import config as node_config
 from node.store.data_dir import AlreadyServing, is_served
-from node.web.app import create_app
+from node.web.app import SERVER_OPTIONS, create_app
 
 
 def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
@@ -37,7 +37,7 @@ def serve(config: node_config.NodeConfig, ssl_context: ssl.SSLContext | None = N
               file=sys.stderr)
     try:
         web.run_app(create_app(config), host=config.listen_host, port=config.listen_port,
-                    ssl_context=ssl_context, print=None, access_log=None, handle_signals=True)
+                    ssl_context=ssl_context, print=None, access_log=None, handle_signals=True, **SERVER_OPTIONS)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise node_config.ConfigError(

@@ -1,0 +1,128 @@
+"""Matching in the commons: owns `matches`. For a changed proposal, candidates of the other kind come from the
+index (areas and windows that intersect, in an R*Tree; a shared CPV division; open; another owner) and are scored
+by vocab.matching; its pairs (at most PAIRS_PER_PROPOSAL, best first) replace every pair it had, from either side,
+so a need's list stays right when an offer changes. A pair found before keeps when it was first found."""
+
+import json
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from node.commons import index
+from node.store.database import Database
+from vocab.matching import Match, Owner, Side, match, side_of
+from vocab.organisation import OrganisationFacts
+from vocab.proposal import Measure, Proposal
+
+PAIRS_PER_PROPOSAL = 100  # a proposal in a crowded place and trade keeps its best pairs only
+MIN_SCORE = 0.2
+OPPOSITE = {"need": "offer", "offer": "need"}
+CANDIDATES = (
+    "SELECT p.iri, p.side FROM commons_extent e JOIN commons_proposals p ON p.id = e.id "
+    "WHERE e.max_lat >= ? AND e.min_lat <= ? AND e.max_lon >= ? AND e.min_lon <= ? AND e.ends >= ? "
+    "AND e.starts <= ? AND p.kind = ? AND p.status = 'open' AND (p.ends_at IS NULL OR p.ends_at > ?) "
+    "AND p.actor_iri != ?"
+)
+
+
+def side_record(iri: str, actor_iri: str, proposal: Proposal, owner: OrganisationFacts | None) -> dict:
+    """What matching reads of a proposal and its owner, as JSON for the index."""
+    facts = owner or OrganisationFacts(name="", actor_type="", is_coop=False)
+    located = facts.latitude is not None and facts.longitude is not None
+    side = side_of(iri, actor_iri, proposal, Owner(facts.is_coop, facts.local_authority,
+                                                    (facts.latitude, facts.longitude) if located else None))
+    return {"iri": side.iri, "kind": side.kind, "actor_iri": side.actor_iri, "action": side.action,
+            "classifications": list(side.classifications), "area": side.area, "location": side.location,
+            "owner_location": side.owner_location, "starts": _seconds(side.starts), "ends": _seconds(side.ends),
+            "due": _seconds(side.due), "quantity": _measure(side.quantity), "available": _measure(side.available),
+            "minimum": _measure(side.minimum), "unit_based": side.unit_based, "is_coop": side.is_coop,
+            "local_authority": side.local_authority}
+
+
+def side_from(record: dict) -> Side:
+    def point(value):
+        return tuple(value) if value else None
+
+    return Side(
+        iri=record["iri"], kind=record["kind"], actor_iri=record["actor_iri"], action=record["action"],
+        classifications=tuple(record["classifications"]), area=point(record["area"]),
+        location=point(record["location"]), owner_location=point(record["owner_location"]),
+        starts=_moment(record["starts"]), ends=_moment(record["ends"]), due=_moment(record["due"]),
+        quantity=_unmeasure(record["quantity"]), available=_unmeasure(record["available"]),
+        minimum=_unmeasure(record["minimum"]), unit_based=record["unit_based"], is_coop=record["is_coop"],
+        local_authority=record["local_authority"])
+
+
+class Matcher:
+    def __init__(self, db: Database, *, clock=time.time):
+        self.db = db
+        self._clock = clock
+
+    async def rank(self, iris: list[str]) -> int:
+        """Score each of these proposals afresh against the other kind; how many pairs were written."""
+        now = int(self._clock())
+        moment = datetime.fromtimestamp(now, timezone.utc)
+        ranked: dict[str, list[Match]] = {}
+        for iri in iris:
+            row = await index.proposal(self.db, iri)
+            if row is None:
+                continue
+            if row["status"] != "open" or (row["ends_at"] is not None and row["ends_at"] <= now):
+                ranked[iri] = []
+                continue
+            ranked[iri] = await self._pairs(side_from(json.loads(row["side"])), row["id"], moment, now)
+        async with self.db.transaction() as connection:
+            for iri, found in ranked.items():
+                await self._replace_in(connection, iri, found, now)
+        return sum(len(found) for found in ranked.values())
+
+    async def _pairs(self, side: Side, row_id: int, moment: datetime, now: int) -> list[Match]:
+        extent = await self.db.fetch_one(
+            "SELECT min_lat, max_lat, min_lon, max_lon, starts, ends FROM commons_extent WHERE id = ?", (row_id,))
+        sql, parameters = CANDIDATES, [*extent, OPPOSITE[side.kind], now, side.actor_iri]
+        divisions = sorted({code[:2] for code in side.classifications if code.isdigit() and len(code) == 8})
+        if divisions:
+            sql += " AND EXISTS (SELECT 1 FROM commons_codes c WHERE c.iri = p.iri AND (" + " OR ".join(
+                ["(c.code >= ? AND c.code < ?)"] * len(divisions)) + "))"
+            parameters += [bound for division in divisions for bound in (division, f"{int(division) + 1:02d}")]
+        found = []
+        for _, record in await self.db.fetch_all(sql, parameters):
+            other = side_from(json.loads(record))
+            pair = match(side, other, now=moment) if side.kind == "need" else match(other, side, now=moment)
+            if pair is not None and pair.score >= MIN_SCORE:
+                found.append(pair)
+        found.sort(key=lambda pair: (-pair.score, pair.need_iri, pair.offer_iri))
+        return found[:PAIRS_PER_PROPOSAL]
+
+    async def _replace_in(self, connection, iri: str, found: list[Match], now: int) -> None:
+        kept = {(pair.need_iri, pair.offer_iri) for pair in found}
+        rows = await connection.execute_fetchall(
+            "SELECT need_iri, offer_iri FROM matches WHERE need_iri = ? OR offer_iri = ?", (iri, iri))
+        await connection.executemany("DELETE FROM matches WHERE need_iri = ? AND offer_iri = ?",
+                                     [pair for pair in map(tuple, rows) if pair not in kept])
+        await connection.executemany(
+            "INSERT INTO matches (need_iri, offer_iri, score, explanation, found_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(need_iri, offer_iri) DO UPDATE SET score = excluded.score, "
+            "explanation = excluded.explanation",
+            [(pair.need_iri, pair.offer_iri, round(pair.score, 4), pair.explanation(), now) for pair in found])
+
+    async def forget_in(self, connection, iris: list[str]) -> None:
+        """These proposals left the commons: their pairs go too."""
+        await connection.executemany("DELETE FROM matches WHERE need_iri = ? OR offer_iri = ?",
+                                     [(iri, iri) for iri in iris])
+
+
+def _seconds(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def _moment(seconds: int | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _measure(measure: Measure | None) -> list | None:
+    return None if measure is None else [str(measure.value), measure.unit]
+
+
+def _unmeasure(value: list | None) -> Measure | None:
+    return None if value is None else Measure(Decimal(value[0]), value[1])
