@@ -220,6 +220,8 @@ def test_windows_without_dates_use_now_the_due_date_and_the_horizon():
     (kg("40"), {"quantity": kg("40"), "minimum": Measure(Decimal("3"), "litre")}, None),
     (kg("40"), {"quantity": kg("100"), "minimum": kg("50")}, None),  # below the minimum order
     (kg("40"), {"quantity": kg("100"), "minimum": Measure(Decimal("0.041"), "tonne")}, None),
+    (kg("40"), {"minimum": kg("41")}, None),  # a minimum alone still filters
+    (kg("40"), {"available": Measure(Decimal("41"), "hour")}, None),
 ])
 def test_quantities(need_quantity, offer_fields, share):
     found = matched(need(quantity=need_quantity), offer(**{"quantity": None, **offer_fields}))
@@ -230,6 +232,7 @@ def test_a_quantity_not_stated_is_neutral():
     stated = matched(need(), offer(quantity=None))
     assert stated.quantity_share is None and stated.score == 1.0
     assert matched(need(quantity=None), offer(quantity=kg("1"))).quantity_share is None
+    assert matched(need(), offer(quantity=None, minimum=kg("40"))).quantity_share is None
     assert matched(need(quantity=kg("0")), offer()).quantity_share is None
     assert matched(need(quantity=Measure(Decimal("NaN"), "kilogram")), offer()).quantity_share is None
     assert matched(need(quantity=Measure(Decimal("40"), "bag")), offer(quantity=Measure(Decimal("4"), "bag")))

@@ -22,9 +22,9 @@ Where §8.7 is silent or ambiguous, this module decides as follows:
   OPEN_WINDOW_HORIZON after `now`. The clipped windows must overlap for more than zero seconds, and a need's due
   date must fall inside the offer's clipped window (so a due date already past never matches).
   s_t = overlap / the need's clipped window.
-- Quantity: only when the need states a quantity and the offer states a lot size or a stock. Units must share a
-  dimension (UNIT_DIMENSIONS; a unit outside the table only matches itself). The minimum order is checked
-  against the need's quantity as stated (not rounded up to lots). When the offer is unit_based, q_N is rounded
+- Quantity: when the need states a quantity, every quantity the offer states (lot size, stock, minimum) must
+  share its dimension (UNIT_DIMENSIONS; a unit outside the table only matches itself), and the minimum order is
+  checked against the need's quantity as stated (not rounded up to lots). s_q needs a lot size or a stock. When the offer is unit_based, q_N is rounded
   up to whole lots before s_q = min(1, q_O / q_N), with q_O the stock (available), else the lot size.
   A quantity that is missing, zero, negative or not finite counts as not stated; s_q is then neutral (1.0).
 - Bonuses: co-op to co-op when both owners are co-operatives; same council when both name the same non-empty
@@ -359,13 +359,15 @@ def _quantity_share(need_amount: tuple | None, offer_amounts: tuple, unit_based:
     """s_q; None when a quantity is not stated; False when units differ in dimension or the need is below the
     offer's minimum order."""
     lot, available, minimum = offer_amounts
-    if need_amount is None or (lot is None and available is None):
+    if need_amount is None:
         return None
     dimension, needed = need_amount
     if any(amount is not None and amount[0] != dimension for amount in offer_amounts):
         return False
     if minimum is not None and needed < minimum[1] * (1 - FLOAT_TOLERANCE):
         return False
+    if lot is None and available is None:
+        return None
     if unit_based and lot is not None:
         lots = needed / lot[1]
         if lots < LOTS_ROUNDING_LIMIT:
