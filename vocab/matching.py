@@ -38,6 +38,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from vocab.cpv import CPV_NAMESPACE
+from vocab.profile import Profile
 from vocab.proposal import Measure, Proposal
 
 CLASSIFICATION_WEIGHT = 0.4
@@ -116,8 +117,8 @@ class Owner:
     location: tuple[float, float] | None = None  # (latitude, longitude)
 
     @classmethod
-    def of_profile(cls, profile) -> "Owner":
-        """The owner facts of a vocab.profile.Profile."""
+    def of_profile(cls, profile: Profile) -> "Owner":
+        """The owner facts of an organisation's profile (a co-op when it states its organisational structure)."""
         located = profile.latitude is not None and profile.longitude is not None
         return cls(bool(profile.is_cooperative), profile.local_authority or "",
                    (profile.latitude, profile.longitude) if located else None)
