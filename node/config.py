@@ -227,6 +227,13 @@ def render_toml(config: NodeConfig) -> str:
         "\n[federation]\n"
         f"mode = {quoted(config.federation_mode)}   # \"open\", or \"allowlist\": only allowed domains federate\n"
         f"authorized_fetch = {'true' if config.authorized_fetch else 'false'}   # require signed ActivityPub GETs\n"
+        "\n[commons]\n"
+        f"store = {quoted(config.commons.store)}   # \"embedded\" (in this directory), or \"sparql\": a SPARQL 1.1 server\n"
+        f"query_url = {quoted(config.commons.query_url)}   # with store = \"sparql\": its query endpoint,\n"
+        f"update_url = {quoted(config.commons.update_url)}   # its SPARQL Update endpoint\n"
+        f"graph_store_url = {quoted(config.commons.graph_store_url)}   # and its Graph Store Protocol endpoint\n"
+        f"query_timeout = {config.commons.query_timeout:g}   # seconds a /sparql query may run\n"
+        f"max_rows = {config.commons.max_rows}   # rows (or triples) an answer holds at most\n"
     )
 
 

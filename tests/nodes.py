@@ -79,8 +79,10 @@ def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 
 async def create_node(data_dir: Path, domain: str, *, scheme: str = "http", profiles: list[Profile] = (),
-                      node_name: str = "Test node") -> node_config.NodeConfig:
-    config = node_config.NodeConfig(data_dir=data_dir, domain=domain, scheme=scheme, dev=True, node_name=node_name)
+                      node_name: str = "Test node", **settings) -> node_config.NodeConfig:
+    """A node's data directory made as `init` makes one; `settings` are more NodeConfig fields."""
+    config = node_config.NodeConfig(data_dir=data_dir, domain=domain, scheme=scheme, dev=True, node_name=node_name,
+                                    **settings)
     node_config.write_new(config)
     async with runtime.opened(config) as node:
         await actors.ensure_instance_actor(node.db, node_name)
@@ -91,10 +93,11 @@ async def create_node(data_dir: Path, domain: str, *, scheme: str = "http", prof
 
 @asynccontextmanager
 async def running_node(data_dir: Path, profiles=(), *, tls: "TestCertificates | None" = None,
-                       host: str = "127.0.0.1", middlewares=()):
+                       host: str = "127.0.0.1", middlewares=(), **settings):
     """A node created in data_dir with the given actors, served on a loopback socket until the block ends.
     `profiles` is a list, or a function of the node's base URL returning one (for IRIs that name the node).
-    `middlewares` (aiohttp middlewares, e.g. one that watches requests) run outside the node's own.
+    `middlewares` (aiohttp middlewares, e.g. one that watches requests) run outside the node's own. `settings` are
+    more NodeConfig fields (e.g. commons=CommonsConfig(...)), written into its node.toml.
 
     A data_dir that already holds a node (node.toml) is served again as it is, on the port its domain names
     (a restart): `profiles` must then be empty."""
@@ -112,7 +115,7 @@ async def running_node(data_dir: Path, profiles=(), *, tls: "TestCertificates | 
         scheme = "https" if tls else "http"
         if callable(profiles):
             profiles = profiles(f"{scheme}://{domain}")
-        config = await create_node(data_dir, domain, scheme=scheme, profiles=list(profiles))
+        config = await create_node(data_dir, domain, scheme=scheme, profiles=list(profiles), **settings)
     app = create_app(config)
     for middleware in reversed(middlewares):
         app.middlewares.insert(0, middleware)

@@ -33,8 +33,8 @@ SETTLE_SECONDS = 0.02
 RETRY_SECONDS = 5.0
 # The organisations of the commons: ours, whom our actors follow, and the authors of the proposals we keep.
 MEMBERS = (
-    "SELECT 'local', username, CAST(updated_at AS TEXT) FROM actors WHERE deleted_at IS NULL AND username != ? "
-    "UNION ALL SELECT 'remote', iri, CAST(fetched_at AS TEXT) FROM remote_actors WHERE gone_at IS NULL AND "
+    "SELECT 'local', username, CAST(revision AS TEXT) FROM actors WHERE deleted_at IS NULL AND username != ? "
+    "UNION ALL SELECT 'remote', iri, CAST(revision AS TEXT) FROM remote_actors WHERE gone_at IS NULL AND "
     "(iri IN (SELECT actor_iri FROM following WHERE state = 'accepted') "
     "OR iri IN (SELECT actor_iri FROM proposals WHERE username IS NULL))"
 )
@@ -46,6 +46,7 @@ class Gatherer:
         self.db, self.store, self.urls, self.cpv, self.matcher = db, store, urls, cpv, matcher
         self._clock = clock
         self.reader = FeedReader(db, FEED_READER, self.on_changes)
+        self._watched: tuple | None = None  # the actors' revisions at the last sync of organisations
 
     async def heal(self) -> None:
         """Read the feed again from where the store stopped, when it holds less than SQLite says (a crash between
@@ -81,6 +82,7 @@ class Gatherer:
         async with self.db.transaction() as connection:
             await index.clear_in(connection)
         await self.reader.rewind()
+        self._watched = None
         return await self.catch_up()
 
     # ------------------------------------------------------------ proposals
@@ -151,7 +153,12 @@ class Gatherer:
 
     async def sync_organisations(self) -> int:
         """Bring the organisations up to date with the actors they come from; their proposals are gathered again
-        when what matching reads of their owner changed. How many changed."""
+        when what matching reads of their owner changed. How many changed (0 at once when no actor, remote actor
+        or follow was written since the last sync)."""
+        watched = tuple(await self.db.fetch_all("SELECT what, revision FROM commons_watch ORDER BY what"))
+        if watched == self._watched:
+            return 0
+        self._watched = watched
         wanted = {(kind, key): version for kind, key, version in
                   await self.db.fetch_all(MEMBERS, (actors.INSTANCE_USERNAME,))}
         have = await index.organisation_versions(self.db)
