@@ -277,7 +277,7 @@ async def _store_peer_proposal(node, proposal, iri, actor_iri, now, url=None):
     seconds = int(time.time())
     row = proposals.index_row(proposal, iri=iri, username=None, actor_iri=actor_iri, cpv=CpvList.bundled(),
                               published=seconds, now=seconds)
-    assert await proposals.save_peer(node.db, row, normal, activity=None, now=seconds)
+    assert await proposals.save_peer(node.db, row, normal, activity=None, via_iri=actor_iri, now=seconds)
 
 
 async def test_hostile_titles_are_escaped_everywhere(preston_node, http, service):
