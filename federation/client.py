@@ -14,10 +14,10 @@ from aiohttp.helpers import parse_mimetype
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from federation.addresses import ForbiddenAddress, check_url, guarded_connector
-from federation.http_signatures import SignatureScheme, sign
-from federation.signatures import signing_input
+from federation.signatures import SignatureScheme, sign
+from federation.signatures.cavage import signing_input
 from federation.signing_process import SigningProcess
+from federation.ssrf_guard import ForbiddenAddress, check_url, guarded_connector
 
 AS2_PROFILE = "https://www.w3.org/ns/activitystreams"
 AS2_ACCEPT = f'application/activity+json, application/ld+json; profile="{AS2_PROFILE}"'

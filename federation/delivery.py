@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
-from federation.http_signatures import SignatureScheme, other_scheme
+from federation.signatures import SignatureScheme, other_scheme
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from federation import http_signatures, remote_actors
+from federation import remote_actors, signatures
 from federation.client import FetchError, Signer
 from federation.signatures import SignatureError
 from federation.throughput import ArrivalPacing, GroupCommit
@@ -203,10 +203,10 @@ def _as_text(body: bytes) -> str | None:
         return None
 
 
-def _signature(request: web.Request) -> http_signatures.ReceivedSignature:
+def _signature(request: web.Request) -> signatures.ReceivedSignature:
     """The request's signature, read once: its key id for the look-up, the rest for verification."""
     try:
-        signature = http_signatures.read(request.headers)
+        signature = signatures.read(request.headers)
     except SignatureError as error:
         raise Rejected(401, str(error)) from None
     if not is_http_iri(signature.key_id):
@@ -215,7 +215,7 @@ def _signature(request: web.Request) -> http_signatures.ReceivedSignature:
 
 
 async def _verified_key_owner(request: web.Request, body: bytes | None,
-                              signature: http_signatures.ReceivedSignature, context: InboxContext):
+                              signature: signatures.ReceivedSignature, context: InboxContext):
     """The actor whose key signed the request. If the cached key fails it is fetched once more (key rotation),
     but not when our copy is fresh: otherwise every forged request would cost the node an outbound fetch."""
     key_id = signature.key_id
@@ -246,13 +246,13 @@ async def _key_owner(context: InboxContext, key_id: str, *, refresh: bool):
         raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
 
 
-def _signature_problem(request: web.Request, body: bytes | None, signature: http_signatures.ReceivedSignature,
+def _signature_problem(request: web.Request, body: bytes | None, signature: signatures.ReceivedSignature,
                        owner, context: InboxContext) -> str | None:
     """Why the request's signature does not verify with the owner's key, or None when it does. It is checked
     against the request exactly as received: its Host header, path and query."""
     scheme = context.base_url.split("://")[0]
     try:
-        http_signatures.verify(
+        signatures.verify(
             request.headers, method=request.method,
             url=f"{scheme}://{request.headers.get('Host', context.domain)}{request.raw_path}",
             path_with_query=request.raw_path, body=body, public_pem=owner.public_key_pem,

@@ -17,7 +17,7 @@ from hostile_signatures import (digest_mismatch, expired_date, future_date, head
 from hostile_world import (ACTIVITY_JSON, AS2, DOES_NOT_MATCH, ONE_MB, REFUSED_UNSIGNED, Hostile, World, activity,
                            as_body, case, signed_headers, token, with_signature_param)
 
-from federation.http_signatures import SignatureScheme
+from federation.signatures import SignatureScheme
 
 
 def actor_mismatch(world: World, rng: random.Random, count: int) -> list[Hostile]:

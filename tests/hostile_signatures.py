@@ -11,8 +11,8 @@ from datetime import timedelta
 from hostile_world import (ACTIVITY_JSON, AS2, DOES_NOT_MATCH, REFUSED_UNSIGNED, SIGNATURE_FAILED, Hostile, World,
                            activity, as_body, case, cavage_headers, signed_headers, token, with_signature_param)
 
-from federation.http_signatures import SignatureScheme
-from federation.signatures import digest_header, http_date
+from federation.signatures import SignatureScheme
+from federation.signatures.common import digest_header, http_date
 
 
 def missing_signature(world: World, rng: random.Random, count: int) -> list[Hostile]:

@@ -10,7 +10,7 @@ from loopback import AS2, AS2_LD, USER_AGENT, actor_stub, as2_response, closed_p
 from nodes import make_certificates
 
 from federation.client import FetchError, Signer, Unreachable, outgoing_ssl_context, parse_retry_after, same_origin
-from federation.http_signatures import SignatureScheme
+from federation.signatures import SignatureScheme
 from federation.keys import generate_key_pair
 from federation.signatures import SignatureError
 

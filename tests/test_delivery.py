@@ -9,7 +9,7 @@ import pytest
 
 from federation import delivery
 from federation.delivery import DeliveryWorker, backoff_seconds, classify, enqueue
-from federation.http_signatures import SignatureScheme
+from federation.signatures import SignatureScheme
 from nodes import Clock
 
 HOUR = 3600

@@ -24,7 +24,7 @@ from nodes import (bound_socket, create_node, eventually, follow, following_stat
                    received_object, running_node, second_connection_publisher, settled_rows)
 from processes import REPOSITORY, free_port
 
-from federation import http_signatures, remote_actors
+from federation import remote_actors, signatures
 from federation.client import FederationClient
 from federation.keys import generate_key_pair
 from node.store import follows
@@ -262,9 +262,9 @@ class FakeFollowers:
     async def inbox(self, request: web.Request) -> web.Response:
         body = await request.read()
         try:
-            http_signatures.verify(request.headers, method="POST", url=f"{self.base}{request.raw_path}",
-                                   path_with_query=request.raw_path, body=body, public_pem=self.sender_key_pem,
-                                   now=_utc_now())
+            signatures.verify(request.headers, method="POST", url=f"{self.base}{request.raw_path}",
+                              path_with_query=request.raw_path, body=body, public_pem=self.sender_key_pem,
+                              now=_utc_now())
         except Exception as error:  # noqa: BLE001 - any failure is a refused delivery
             self.refused.append(f"{request.path}: {error}")
             return web.json_response({"error": str(error)}, status=401)

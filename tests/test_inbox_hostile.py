@@ -32,9 +32,9 @@ from multidict import CIMultiDict
 from nodes import (bound_socket, make_certificates, node_database, preston_hub, preston_larder, running_node,
                    settled_rows)
 
-from federation import http_signatures, policy
-from federation.http_signatures import SignatureScheme
+from federation import policy, signatures
 from federation.keys import generate_key_pair
+from federation.signatures import SignatureScheme
 from node.store import actors, follows
 from node import config as node_config
 from node.web.app import create_app
@@ -410,17 +410,17 @@ async def test_a_date_at_the_edge_of_the_calendar_is_refused_with_401(node, peer
 
 
 def test_the_fast_test_signer_signs_exactly_as_the_node_does(peer_keys):
-    """hostile_world.signed_headers caches the loaded key; its output must equal federation.http_signatures.sign's."""
+    """hostile_world.signed_headers caches the loaded key; its output must equal federation.signatures.sign's."""
     peer = Peer(keys=peer_keys, base_url="http://127.0.0.1:9")
     world = World(node_base="http://127.0.0.1:8", local_actors=LOCAL_ACTORS, peer=peer, blocked_bases=(),
                   context_url="", closed_port_base="", now=hostile_world.now_utc())
     body = b'{"type": "Follow"}'
     for scheme in SignatureScheme:
         ours = hostile_world.signed_headers(world, "alice", "/inbox", body, scheme=scheme)
-        theirs = http_signatures.sign(scheme, "POST", "http://127.0.0.1:8/inbox",
-                                      {"Content-Type": hostile_world.ACTIVITY_JSON}, body,
-                                      key_id=peer.key_id("alice"), private_pem=peer_keys["alice"].private_pem,
-                                      now=world.now)
+        theirs = signatures.sign(scheme, "POST", "http://127.0.0.1:8/inbox",
+                                 {"Content-Type": hostile_world.ACTIVITY_JSON}, body,
+                                 key_id=peer.key_id("alice"), private_pem=peer_keys["alice"].private_pem,
+                                 now=world.now)
         theirs.setdefault("Host", "127.0.0.1:8")
         assert ours == theirs
 

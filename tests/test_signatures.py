@@ -1,4 +1,4 @@
-"""Tests for federation.signatures: draft-cavage-12 signing and verification as Mastodon and its peers do it (the
+"""Tests for federation.signatures.cavage: draft-cavage-12 signing and verification as Mastodon and its peers do it (the
 known answer, what we sign, query strings, what other servers send, header containers). The refusals, each
 with its reason, and the parsing of the Signature header are in tests/test_signature_failures.py."""
 
@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from federation.signatures import (SignatureError, digest_header, get_header, host_of_url, parse_signature_header,
-                                  sign_request)
+from federation.signatures import SignatureError
+from federation.signatures.cavage import parse_signature_header, sign_request
+from federation.signatures.common import digest_header, get_header, host_of_url
 
 
 # ---------------------------------------------------------------- known answer
