@@ -8,9 +8,9 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable
-from urllib.parse import urlsplit
 
 from federation.signatures import SignatureScheme, other_scheme
+from vocab.as2 import host_of
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,6 @@ def classify(status: int | None, retry_after: float | None, attempts: int, jitte
         delay = min(max(retry_after, RETRY_AFTER_BOUNDS[0]), RETRY_AFTER_BOUNDS[1])
     # 5xx, 429, 408, timeouts and connection errors say the host is struggling; a 401 says nothing about it.
     return Outcome("pending", delay, counts_against_host=status != 401)
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc.lower()
 
 
 async def enqueue_in(connection, *, activity_id: str, sender: str, body: bytes, inboxes: Iterable[str],

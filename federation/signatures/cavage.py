@@ -19,13 +19,13 @@ from federation.signatures.common import (
     digest_header,
     from_unix_time,
     get_header,
-    host_of_url,
     http_date,
     load_rsa_public_key,
     parse_http_date,
     path_with_query_of,
     rsa_sign,
 )
+from vocab.as2 import host_of
 
 SUPPORTED_ALGORITHMS = ("rsa-sha256", "hs2019")
 REQUEST_TARGET = "(request-target)"
@@ -78,7 +78,7 @@ def signing_input(method: str, url: str, headers: dict[str, str], body: bytes | 
     """The given headers plus Host, Date and Digest (with a body), and the string a signature covers."""
     replaced = {"host", "date", "digest", "signature"}
     signed = {name: value for name, value in headers.items() if name.lower() not in replaced}
-    signed["Host"] = host_of_url(url)
+    signed["Host"] = host_of(url)
     signed["Date"] = http_date(now)
     if body is not None:
         signed["Digest"] = digest_header(body)

@@ -1,5 +1,5 @@
-"""What both signature schemes share: SignatureError, header look-up, URL parts, body digests, HTTP dates,
-Mastodon's time window, RSA keys and the readable durations of refusals."""
+"""What both signature schemes share: SignatureError, header look-up, a URL's path and query, body digests, HTTP
+dates, Mastodon's time window, RSA keys and the readable durations of refusals."""
 
 import base64
 import functools
@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -18,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 DEFAULT_VALIDITY = timedelta(minutes=5)
 EXPIRATION_WINDOW_LIMIT = timedelta(hours=12)
 CLOCK_SKEW_MARGIN = timedelta(hours=1)
-DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 
 PKCS1V15 = padding.PKCS1v15()  # stateless parameter objects, made once
 SHA256 = hashes.SHA256()
@@ -47,28 +45,6 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
         wanted = name.lower()
         values = [str(value).strip() for key, value in headers.items() if str(key).lower() == wanted]
     return ", ".join(values) if values else None
-
-
-def host_of_url(url: str) -> str:
-    """host[:port] as written in the URL, without credentials and without a default port."""
-    parts = urlsplit(url)
-    authority = parts.netloc.rpartition("@")[2]
-    host, port = _split_port(authority)
-    if port is None or DEFAULT_PORTS.get(parts.scheme.lower()) == _port_number(port):
-        return host
-    return f"{host}:{port}"
-
-
-def _split_port(authority: str) -> tuple[str, str | None]:
-    if authority.startswith("["):  # IPv6 literal
-        host, _, rest = authority.partition("]")
-        return host + "]", rest[1:] if rest.startswith(":") and rest[1:] else None
-    host, colon, port = authority.rpartition(":")
-    return (host, port or None) if colon else (authority, None)
-
-
-def _port_number(port: str) -> int | None:
-    return int(port) if port.isdigit() else None
 
 
 def path_with_query_of(url: str) -> str:
