@@ -13,27 +13,20 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from federation import remote_actors, signatures
-from federation.client import FetchError, Signer
+from federation.client import Signer
+from federation.fetch_errors import FetchError
+from federation.inbox_checks import Rejected, body_text, check_origins, parse_activity
 from federation.signatures import SignatureError
 from federation.throughput import ArrivalPacing, GroupCommit
-from vocab.as2 import host_of, id_of, is_http_iri, nesting_depth, origin_of
+from vocab.as2 import host_of, id_of, is_http_iri
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 32
 ACTIVITY_MEDIA_TYPES = ("application/activity+json", "application/ld+json", "application/json")
 LEASE_SECONDS = 300
 GIVE_UP_AFTER_SECONDS = 6 * 3600
 BATCH = 32
 KEY_REFETCH_AFTER_SECONDS = 60
-
-
-class Rejected(Exception):
-    """An inbound request refused with an HTTP status and a reason the sender (and the log) can read."""
-
-    def __init__(self, status: int, reason: str):
-        self.status, self.reason = status, reason
-        super().__init__(reason)
 
 
 class InvalidActivity(Exception):
@@ -119,7 +112,7 @@ async def _receive(request: web.Request, recipient: str | None, context: InboxCo
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise Rejected(413, "the body is larger than 1 MB") from None
-    text = _as_text(body)
+    text = body_text(body)
     activity = parse_activity(body, text)
     actor = id_of(activity["actor"])
     signature = _signature(request)
@@ -150,57 +143,6 @@ async def signed_request_actor(request: web.Request, context: InboxContext):
     if not await context.is_allowed(host_of(signature.key_id)):
         raise Rejected(403, f"{host_of(signature.key_id)} is not allowed to fetch from this node")
     return await _verified_key_owner(request, None, signature, context)
-
-
-def parse_activity(body: bytes, text: str | None = None) -> dict:
-    """The activity a body holds, with the fields the inbox relies on checked; Rejected(400) says what is wrong.
-    `text`: the body already decoded (`_as_text`), which spares decoding it twice."""
-    try:
-        activity = json.loads(text if text is not None else body)
-    except (ValueError, RecursionError):
-        raise Rejected(400, "the body is not JSON") from None
-    if not isinstance(activity, dict):
-        raise Rejected(400, "the body is not a JSON object")
-    if _may_nest_too_deep(body) and nesting_depth(activity, MAX_DEPTH) > MAX_DEPTH:
-        raise Rejected(400, f"the activity nests deeper than {MAX_DEPTH} levels")
-    for name in ("id", "type", "actor"):
-        if name not in activity:
-            raise Rejected(400, f"the activity has no {name}")
-    actor = id_of(activity["actor"])
-    actor_origin = origin_of(actor) if is_http_iri(actor) else ""
-    if not _on_origin(activity["id"], actor_origin) and not is_http_iri(activity["id"]):
-        raise Rejected(400, "the activity id is not an http(s) IRI")
-    if not isinstance(activity["type"], str):
-        raise Rejected(400, "the activity type is not a string")
-    if not actor_origin:
-        raise Rejected(400, "the activity's actor is not an http(s) IRI")
-    return activity
-
-
-def _on_origin(iri, origin: str) -> bool:
-    """True when `iri` is text that starts with `origin` (scheme://host[:port], as `origin_of` writes it)
-    followed by a path, query, fragment or nothing: its origin is then that one, known without splitting it (and
-    when `origin` is a valid http(s) IRI's, `iri` is a valid http(s) IRI too). False means only: split it."""
-    return bool(origin) and isinstance(iri, str) and iri.startswith(origin) \
-        and (len(iri) == len(origin) or iri[len(origin)] in "/?#")
-
-
-def _may_nest_too_deep(body: bytes) -> bool:
-    """False when the body has too few brackets to nest deeper than MAX_DEPTH: each level is opened by a `{` or
-    `[`, and each of those is such a byte in UTF-8, -16 or -32 alike (brackets inside strings only add to the
-    count). Counting bytes is far cheaper than walking the parsed document, which is left for bodies that fail."""
-    return body.count(b"{") + body.count(b"[") > MAX_DEPTH
-
-
-def _as_text(body: bytes) -> str | None:
-    """The body as received, to be stored instead of re-serialising the parsed activity: the worker parses it
-    into the same document. None (serialise the activity) unless it is plain UTF-8, which json.loads reads as is."""
-    if json.detect_encoding(body) != "utf-8":
-        return None
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
 
 
 def _signature(request: web.Request) -> signatures.ReceivedSignature:
@@ -260,25 +202,6 @@ def _signature_problem(request: web.Request, body: bytes | None, signature: sign
     except SignatureError as error:
         return str(error)
     return None
-
-
-def check_origins(activity: dict, actor: str, our_base_url: str) -> None:
-    """Embedded objects must come from the actor's own origin; an Accept/Reject may embed our own Follow.
-    An Announce's object is only ever used by its id (it is refetched from its origin), so it is exempt."""
-    actor_origin = origin_of(actor)
-    if not _on_origin(activity["id"], actor_origin) and origin_of(activity["id"]) != actor_origin:
-        raise Rejected(400, f"the activity id {activity['id']} is not on the actor's origin {actor_origin}")
-    embedded = activity.get("object")
-    if not isinstance(embedded, dict) or activity["type"] == "Announce":
-        return
-    embedded_id = id_of(embedded)
-    if embedded_id is None or _on_origin(embedded_id, actor_origin):
-        return
-    allowed = {actor_origin}
-    if activity["type"] in ("Accept", "Reject"):
-        allowed.add(origin_of(our_base_url))
-    if origin_of(embedded_id) not in allowed:
-        raise Rejected(400, f"the embedded object {embedded_id} is not on the actor's origin")
 
 
 async def store(db, activity: dict, recipient: str | None, now: int) -> bool:

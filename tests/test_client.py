@@ -9,7 +9,8 @@ from aiohttp import web
 from loopback import AS2, AS2_LD, USER_AGENT, actor_stub, as2_response, closed_port, dev_client, serve, verify_request
 from nodes import make_certificates
 
-from federation.client import FetchError, Signer, Unreachable, outgoing_ssl_context, parse_retry_after, same_origin
+from federation.client import Signer, outgoing_ssl_context, parse_retry_after, same_origin
+from federation.fetch_errors import FetchError, Unreachable
 from federation.signatures import SignatureScheme
 from federation.keys import generate_key_pair
 from federation.signatures import SignatureError

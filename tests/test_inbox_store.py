@@ -10,7 +10,8 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from federation import signatures
-from federation.inbox import BATCH, InboxWorker, Rejected, check_origins, parse_activity, store
+from federation.inbox import BATCH, InboxWorker, store
+from federation.inbox_checks import Rejected, check_origins, parse_activity
 from federation.signatures import SignatureError
 from federation.throughput import QUICK_WRITE_MAX_BYTES
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from loopback import dev_client, serve
 
 from federation import remote_actors
-from federation.client import FetchError
+from federation.fetch_errors import FetchError
 from federation.keys import generate_key_pair
 from federation.remote_actors import InvalidActor, actor_from_document
 

@@ -14,7 +14,7 @@ import time
 from yarl import URL
 
 from federation import remote_actors
-from federation.client import FetchError
+from federation.fetch_errors import FetchError
 from federation.remote_actors import InvalidActor, RemoteActor
 from node.cli.common import DELIVERED_BY_SERVER, UsageError, day, hosted_actor, opened_node
 from node.runtime import Runtime
