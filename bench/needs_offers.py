@@ -71,7 +71,7 @@ class NeedsOffersResult:
 def measure_validation(runs: int) -> tuple[list[float], list[float], list[float]]:
     """Per run (ms): build + proposal_as2 of one realistic need, and each half; after a warm-up."""
     from vocab.cpv import CpvList
-    from vocab.proposal import build
+    from vocab.proposal_builder import build
     from vocab.proposal_document import Publication, proposal_as2
 
     cpv = CpvList.bundled()

@@ -85,12 +85,12 @@ def create_app(actor_pem: str | None, verify_pem: str | None) -> web.Application
 
 def verify_into(arrivals: Arrivals, headers, url: str, path_with_query: str, body: bytes, public_pem: str) -> None:
     """Check a POST's signature with the node's own verifier and count the outcome."""
-    from federation import http_signatures
+    from federation import signatures
     from federation.signatures import SignatureError
 
     try:
-        http_signatures.verify(headers, method="POST", url=url, path_with_query=path_with_query, body=body,
-                               public_pem=public_pem, now=datetime.now(timezone.utc))
+        signatures.verify(headers, method="POST", url=url, path_with_query=path_with_query, body=body,
+                          public_pem=public_pem, now=datetime.now(timezone.utc))
         arrivals.verified += 1
     except SignatureError as error:
         arrivals.bad_signatures += 1

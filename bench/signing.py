@@ -1,6 +1,6 @@
 """Pre-signed inbox POSTs for the benchmarks: draft-cavage signatures made with a key parsed once, as raw bytes.
 
-`federation.signatures.sign_request` parses the PEM on every call (tens of ms with OpenSSL 3), too slow to
+`federation.signatures.cavage.sign_request` parses the PEM on every call (tens of ms with OpenSSL 3), too slow to
 sign tens of thousands of requests before a round, so this module signs the same string the same way with a
 loaded key; `check_against_node` verifies one request with the node's own verifier before any is used."""
 
@@ -68,8 +68,8 @@ def create_activity(actor: str, number: int, run: str) -> bytes:
 
 def check_against_node(headers: dict[str, str], url: str, body: bytes, public_pem: str) -> None:
     """Raise (SignatureError) unless the node's own verifier accepts a request signed here."""
-    from federation import http_signatures
+    from federation import signatures
 
     parts = urlsplit(url)
-    http_signatures.verify(headers, method="POST", url=url, path_with_query=parts.path, body=body,
-                           public_pem=public_pem, now=datetime.now(timezone.utc))
+    signatures.verify(headers, method="POST", url=url, path_with_query=parts.path, body=body,
+                      public_pem=public_pem, now=datetime.now(timezone.utc))

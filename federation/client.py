@@ -1,7 +1,6 @@
 """All outbound HTTP of the node: guarded, signed, size- and time-limited GETs, WebFinger and inbox POSTs."""
 
 import asyncio
-import errno
 import json
 import os
 import ssl
@@ -14,10 +13,19 @@ from aiohttp.helpers import parse_mimetype
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from federation.addresses import ForbiddenAddress, check_url, guarded_connector
-from federation.http_signatures import SignatureScheme, sign
-from federation.signatures import signing_input
+from federation.fetch_errors import (
+    ERROR_BODY_BYTES,
+    FetchError,
+    Unreachable,
+    describe_body,
+    describe_size,
+    status_error,
+    unreachable,
+)
+from federation.signatures import SignatureScheme, sign
+from federation.signatures.cavage import signing_input
 from federation.signing_process import SigningProcess
+from federation.ssrf_guard import ForbiddenAddress, check_url, guarded_connector
 
 AS2_PROFILE = "https://www.w3.org/ns/activitystreams"
 AS2_ACCEPT = f'application/activity+json, application/ld+json; profile="{AS2_PROFILE}"'
@@ -25,7 +33,6 @@ AS2_CONTENT_TYPE = "application/activity+json"
 JRD_ACCEPT = "application/jrd+json, application/json"
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-ERROR_BODY_BYTES = 1024
 CONNECTION_LIMIT = 64
 CONNECTIONS_PER_HOST = 4
 READ_CHUNK_BYTES = 65536
@@ -40,23 +47,6 @@ class Signer:
 
     key_id: str
     private_pem: str
-
-
-class FetchError(Exception):
-    """A fetch failed; `reason` says why in words a person can act on."""
-
-    def __init__(self, reason: str, *, status: int | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-    @property
-    def gone(self) -> bool:
-        return self.status == 410
-
-
-class Unreachable(FetchError):
-    """The server could not be reached at all (DNS, connection, TLS, timeout): no HTTP answer."""
 
 
 @dataclass(frozen=True)
@@ -112,14 +102,6 @@ def outgoing_ssl_context() -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as error:
             raise ValueError(f"SSL_CERT_FILE names {extra}, which is not a readable PEM CA bundle: {error}") from None
     return context
-
-
-def describe_size(byte_count: int) -> str:
-    if byte_count % 1_048_576 == 0:
-        return f"{byte_count // 1_048_576} MB"
-    if byte_count % 1024 == 0:
-        return f"{byte_count // 1024} kB"
-    return f"{byte_count} bytes"
 
 
 class FederationClient:
@@ -206,7 +188,7 @@ class FederationClient:
             response = await self._get_once(current, accept=accept, signer=signer, scheme=scheme)
             if response.status not in REDIRECT_STATUSES:
                 if response.status != 200:
-                    raise _status_error("GET", current, response.status, response.body)
+                    raise status_error("GET", current, response.status, response.body)
                 return response
             current = _redirect_target(current, response)
         raise FetchError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
@@ -226,7 +208,7 @@ class FederationClient:
                     body = await _read_prefix(response, ERROR_BODY_BYTES)
                 return _Response(url=url, status=response.status, headers=response.headers, body=body)
         except NETWORK_ERRORS as error:
-            raise _unreachable("GET", url, error, self.total_timeout) from error
+            raise unreachable("GET", url, error, self.total_timeout) from error
 
     async def _read_capped(self, response: aiohttp.ClientResponse, url: str) -> bytes:
         limit = self.max_body_bytes
@@ -254,7 +236,7 @@ class FederationClient:
                                                     allow_redirects=False) as response:
                 return await _post_result(response, scheme)
         except NETWORK_ERRORS as error:
-            reason = _unreachable("POST", url, error, self.total_timeout).reason
+            reason = unreachable("POST", url, error, self.total_timeout).reason
             return PostResult(status=None, retry_after=None, error=reason, scheme=scheme)
         finally:
             self._posts_in_flight -= 1
@@ -295,16 +277,6 @@ async def _read_prefix(response: aiohttp.ClientResponse, limit: int) -> bytes:
     return bytes(prefix)
 
 
-def _describe_body(body: bytes) -> str:
-    return " ".join(body.decode("utf-8", "replace").split())[:ERROR_BODY_BYTES]
-
-
-def _status_error(method: str, url: str, status: int, body: bytes) -> FetchError:
-    what = "gone (410): the resource was deleted" if status == 410 else f"HTTP {status}"
-    detail = _describe_body(body)
-    return FetchError(f"{method} {url}: {what}" + (f": {detail}" if detail else ""), status=status)
-
-
 def _redirect_target(url: str, response: _Response) -> str:
     location = response.headers.get("Location")
     if not location:
@@ -320,7 +292,7 @@ async def _post_result(response: aiohttp.ClientResponse, scheme: SignatureScheme
     retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
     error = None
     if not 200 <= status < 300:
-        detail = _describe_body(await _read_prefix(response, ERROR_BODY_BYTES))
+        detail = describe_body(await _read_prefix(response, ERROR_BODY_BYTES))
         error = f"HTTP {status}" + (f": {detail}" if detail else "")
     return PostResult(status=status, retry_after=retry_after, error=error, scheme=scheme)
 
@@ -395,47 +367,3 @@ def _actor_link(document: dict, handle: str) -> str:
             if isinstance(href, str) and href:
                 return href
     raise FetchError(f"WebFinger for {handle}: no ActivityPub actor link (rel=self) in the answer")
-
-
-def _forbidden_in(error: BaseException) -> ForbiddenAddress | None:
-    """The ForbiddenAddress behind an error, however aiohttp wrapped it."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, ForbiddenAddress):
-            return error
-        seen.add(id(error))
-        nested = next((arg for arg in getattr(error, "args", ()) if isinstance(arg, ForbiddenAddress)), None)
-        error = nested or error.__cause__ or error.__context__ or getattr(error, "os_error", None)
-    return None
-
-
-def _unreachable(method: str, url: str, error: BaseException, total_timeout: float) -> FetchError:
-    forbidden = _forbidden_in(error)
-    if forbidden is not None:
-        return FetchError(f"{method} {url}: {forbidden.reason}")
-    return Unreachable(f"{method} {url}: {_network_reason(error, total_timeout)}")
-
-
-def _network_reason(error: BaseException, total_timeout: float) -> str:
-    if isinstance(error, aiohttp.ConnectionTimeoutError):
-        return "timed out while connecting"
-    if isinstance(error, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return f"no complete answer within {total_timeout:g} seconds (timed out)"
-    if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        return (f"the TLS certificate is not trusted ({error.certificate_error}); "
-                "for a private CA, point SSL_CERT_FILE at its PEM file")
-    if isinstance(error, aiohttp.ClientSSLError):
-        return f"TLS handshake failed ({getattr(error, 'os_error', error)})"
-    if isinstance(error, aiohttp.ClientConnectorDNSError):
-        return "the host name does not resolve"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        if error.os_error.errno == errno.ECONNREFUSED or isinstance(error.os_error, ConnectionRefusedError):
-            return "connection refused (is the server running on that port?)"
-        return f"cannot connect ({error.os_error.strerror or error.os_error})"
-    if isinstance(error, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection without answering"
-    if isinstance(error, aiohttp.ClientPayloadError):
-        return "the response body was cut off or malformed"
-    if isinstance(error, aiohttp.InvalidURL):
-        return "not a valid URL"
-    return f"{type(error).__name__}: {error}"

@@ -12,28 +12,21 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from federation import http_signatures, remote_actors
-from federation.client import FetchError, Signer
+from federation import remote_actors, signatures
+from federation.client import Signer
+from federation.fetch_errors import FetchError
+from federation.inbox_checks import Rejected, body_text, check_origins, parse_activity
 from federation.signatures import SignatureError
 from federation.throughput import ArrivalPacing, GroupCommit
-from vocab.as2 import host_of, id_of, is_http_iri, nesting_depth, origin_of
+from vocab.as2 import host_of, id_of, is_http_iri
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 32
 ACTIVITY_MEDIA_TYPES = ("application/activity+json", "application/ld+json", "application/json")
 LEASE_SECONDS = 300
 GIVE_UP_AFTER_SECONDS = 6 * 3600
 BATCH = 32
 KEY_REFETCH_AFTER_SECONDS = 60
-
-
-class Rejected(Exception):
-    """An inbound request refused with an HTTP status and a reason the sender (and the log) can read."""
-
-    def __init__(self, status: int, reason: str):
-        self.status, self.reason = status, reason
-        super().__init__(reason)
 
 
 class InvalidActivity(Exception):
@@ -119,7 +112,7 @@ async def _receive(request: web.Request, recipient: str | None, context: InboxCo
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise Rejected(413, "the body is larger than 1 MB") from None
-    text = _as_text(body)
+    text = body_text(body)
     activity = parse_activity(body, text)
     actor = id_of(activity["actor"])
     signature = _signature(request)
@@ -152,61 +145,10 @@ async def signed_request_actor(request: web.Request, context: InboxContext):
     return await _verified_key_owner(request, None, signature, context)
 
 
-def parse_activity(body: bytes, text: str | None = None) -> dict:
-    """The activity a body holds, with the fields the inbox relies on checked; Rejected(400) says what is wrong.
-    `text`: the body already decoded (`_as_text`), which spares decoding it twice."""
-    try:
-        activity = json.loads(text if text is not None else body)
-    except (ValueError, RecursionError):
-        raise Rejected(400, "the body is not JSON") from None
-    if not isinstance(activity, dict):
-        raise Rejected(400, "the body is not a JSON object")
-    if _may_nest_too_deep(body) and nesting_depth(activity, MAX_DEPTH) > MAX_DEPTH:
-        raise Rejected(400, f"the activity nests deeper than {MAX_DEPTH} levels")
-    for name in ("id", "type", "actor"):
-        if name not in activity:
-            raise Rejected(400, f"the activity has no {name}")
-    actor = id_of(activity["actor"])
-    actor_origin = origin_of(actor) if is_http_iri(actor) else ""
-    if not _on_origin(activity["id"], actor_origin) and not is_http_iri(activity["id"]):
-        raise Rejected(400, "the activity id is not an http(s) IRI")
-    if not isinstance(activity["type"], str):
-        raise Rejected(400, "the activity type is not a string")
-    if not actor_origin:
-        raise Rejected(400, "the activity's actor is not an http(s) IRI")
-    return activity
-
-
-def _on_origin(iri, origin: str) -> bool:
-    """True when `iri` is text that starts with `origin` (scheme://host[:port], as `origin_of` writes it)
-    followed by a path, query, fragment or nothing: its origin is then that one, known without splitting it (and
-    when `origin` is a valid http(s) IRI's, `iri` is a valid http(s) IRI too). False means only: split it."""
-    return bool(origin) and isinstance(iri, str) and iri.startswith(origin) \
-        and (len(iri) == len(origin) or iri[len(origin)] in "/?#")
-
-
-def _may_nest_too_deep(body: bytes) -> bool:
-    """False when the body has too few brackets to nest deeper than MAX_DEPTH: each level is opened by a `{` or
-    `[`, and each of those is such a byte in UTF-8, -16 or -32 alike (brackets inside strings only add to the
-    count). Counting bytes is far cheaper than walking the parsed document, which is left for bodies that fail."""
-    return body.count(b"{") + body.count(b"[") > MAX_DEPTH
-
-
-def _as_text(body: bytes) -> str | None:
-    """The body as received, to be stored instead of re-serialising the parsed activity: the worker parses it
-    into the same document. None (serialise the activity) unless it is plain UTF-8, which json.loads reads as is."""
-    if json.detect_encoding(body) != "utf-8":
-        return None
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _signature(request: web.Request) -> http_signatures.ReceivedSignature:
+def _signature(request: web.Request) -> signatures.ReceivedSignature:
     """The request's signature, read once: its key id for the look-up, the rest for verification."""
     try:
-        signature = http_signatures.read(request.headers)
+        signature = signatures.read(request.headers)
     except SignatureError as error:
         raise Rejected(401, str(error)) from None
     if not is_http_iri(signature.key_id):
@@ -215,7 +157,7 @@ def _signature(request: web.Request) -> http_signatures.ReceivedSignature:
 
 
 async def _verified_key_owner(request: web.Request, body: bytes | None,
-                              signature: http_signatures.ReceivedSignature, context: InboxContext):
+                              signature: signatures.ReceivedSignature, context: InboxContext):
     """The actor whose key signed the request. If the cached key fails it is fetched once more (key rotation),
     but not when our copy is fresh: otherwise every forged request would cost the node an outbound fetch."""
     key_id = signature.key_id
@@ -246,13 +188,13 @@ async def _key_owner(context: InboxContext, key_id: str, *, refresh: bool):
         raise Rejected(401, f"cannot fetch the signing key {key_id}: {error.reason}") from None
 
 
-def _signature_problem(request: web.Request, body: bytes | None, signature: http_signatures.ReceivedSignature,
+def _signature_problem(request: web.Request, body: bytes | None, signature: signatures.ReceivedSignature,
                        owner, context: InboxContext) -> str | None:
     """Why the request's signature does not verify with the owner's key, or None when it does. It is checked
     against the request exactly as received: its Host header, path and query."""
     scheme = context.base_url.split("://")[0]
     try:
-        http_signatures.verify(
+        signatures.verify(
             request.headers, method=request.method,
             url=f"{scheme}://{request.headers.get('Host', context.domain)}{request.raw_path}",
             path_with_query=request.raw_path, body=body, public_pem=owner.public_key_pem,
@@ -260,25 +202,6 @@ def _signature_problem(request: web.Request, body: bytes | None, signature: http
     except SignatureError as error:
         return str(error)
     return None
-
-
-def check_origins(activity: dict, actor: str, our_base_url: str) -> None:
-    """Embedded objects must come from the actor's own origin; an Accept/Reject may embed our own Follow.
-    An Announce's object is only ever used by its id (it is refetched from its origin), so it is exempt."""
-    actor_origin = origin_of(actor)
-    if not _on_origin(activity["id"], actor_origin) and origin_of(activity["id"]) != actor_origin:
-        raise Rejected(400, f"the activity id {activity['id']} is not on the actor's origin {actor_origin}")
-    embedded = activity.get("object")
-    if not isinstance(embedded, dict) or activity["type"] == "Announce":
-        return
-    embedded_id = id_of(embedded)
-    if embedded_id is None or _on_origin(embedded_id, actor_origin):
-        return
-    allowed = {actor_origin}
-    if activity["type"] in ("Accept", "Reject"):
-        allowed.add(origin_of(our_base_url))
-    if origin_of(embedded_id) not in allowed:
-        raise Rejected(400, f"the embedded object {embedded_id} is not on the actor's origin")
 
 
 async def store(db, activity: dict, recipient: str | None, now: int) -> bool:

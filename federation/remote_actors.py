@@ -8,7 +8,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from yarl import URL
 
-from federation.client import FederationClient, FetchError, Signer, same_origin
+from federation.client import FederationClient, Signer, same_origin
+from federation.fetch_errors import FetchError
 from federation.storage import Storage
 
 ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Service"})

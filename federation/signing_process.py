@@ -13,7 +13,7 @@ import logging
 import struct
 import sys
 
-from federation.signatures import rsa_sign
+from federation.signatures.common import rsa_sign
 
 log = logging.getLogger(__name__)
 

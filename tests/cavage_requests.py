@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from federation.signatures import digest_header, get_header, parse_signature_header, sign_request, verify_request
+from federation.signatures.cavage import parse_signature_header, sign_request, verify_request
+from federation.signatures.common import digest_header, get_header
 
 # A test-only RSA key made once with `openssl genpkey`; never used outside these tests.
 KAT_PRIVATE_PEM = """\

@@ -1,8 +1,8 @@
 """Hostile inbox requests for tests/test_inbox_hostile.py: reproducible generators (random.Random(seed)) of requests
 that must be refused, all categories together (`CATEGORIES`, `generate`). This module holds the generators that get
 the request itself wrong (actor, origins, size, nesting, JSON, content type, remote @context, IRIs, blocked
-domains); hostile_signatures.py those that get the signature wrong; hostile_world.py the peer, the `Hostile` case
-and the signing helpers they share.
+domains); hostile_signatures.py and hostile_signature_times.py those that get the signature wrong; hostile_world.py
+the peer, the `Hostile` case and the signing helpers they share.
 
 Every generator returns `Hostile` cases: the request exactly as it goes on the wire, the statuses the node may
 answer and a regular expression its JSON `error` must match (None when aiohttp itself answers, before the app).
@@ -11,13 +11,14 @@ import json
 import random
 from urllib.parse import urlsplit
 
-from hostile_signatures import (digest_mismatch, expired_date, future_date, header_overflow, key_not_the_actors,
-                                key_unavailable, malformed_signature, missing_signature, replayed, rfc9421_signatures,
-                                unknown_algorithm, unreadable_date, unsigned_headers, wrong_key)
+from hostile_signature_times import expired_date, future_date, replayed, unreadable_date
+from hostile_signatures import (digest_mismatch, header_overflow, key_not_the_actors, key_unavailable,
+                                malformed_signature, missing_signature, rfc9421_signatures, unknown_algorithm,
+                                unsigned_headers, wrong_key)
 from hostile_world import (ACTIVITY_JSON, AS2, DOES_NOT_MATCH, ONE_MB, REFUSED_UNSIGNED, Hostile, World, activity,
                            as_body, case, signed_headers, token, with_signature_param)
 
-from federation.http_signatures import SignatureScheme
+from federation.signatures import SignatureScheme
 
 
 def actor_mismatch(world: World, rng: random.Random, count: int) -> list[Hostile]:

@@ -18,9 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver
 
-from federation import rfc9421
-from federation.http_signatures import SignatureScheme
-from federation.signatures import as_utc, digest_header, http_date
+from federation.signatures import SignatureScheme, rfc9421
+from federation.signatures.common import as_utc, digest_header, http_date
 
 AS2 = "https://www.w3.org/ns/activitystreams"
 ACTIVITY_JSON = "application/activity+json"
@@ -228,7 +227,7 @@ def signed_headers(world: World, signer: str, path: str, body: bytes | None, *, 
                    now: datetime | None = None, scheme: SignatureScheme = SignatureScheme.CAVAGE,
                    content_type: str | None = ACTIVITY_JSON, host: str | None = None) -> dict:
     """Headers for a request signed with `signer`'s private key, announcing key_id (the signer's own by default),
-    exactly as federation.http_signatures.sign would produce them (checked in the tests) but with the key loaded
+    exactly as federation.signatures.sign would produce them (checked in the tests) but with the key loaded
     once: loading a PEM private key validates it, about 0.1 s each time, far too slow for a thousand requests."""
     host = host or world.node_host
     key_id = key_id or world.peer.key_id(signer)
@@ -262,7 +261,7 @@ class _Message:
 
 def sign_rfc9421_fast(url: str, headers: dict, body: bytes | None, *, key_id: str, private_pem: str,
                       now: datetime) -> dict:
-    """federation.rfc9421.sign_request_rfc9421 with a cached key object."""
+    """federation.signatures.rfc9421.sign_request_rfc9421 with a cached key object."""
     outgoing = dict(headers)
     keys = MappingKeyResolver(public_keys={}, private_keys={key_id: private_key(private_pem)})
     HTTPMessageSigner(signature_algorithm=rfc9421.ALGORITHM, key_resolver=keys).sign(

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from federation.client import FederationClient
-from federation.http_signatures import SignatureScheme, verify
+from federation.signatures import SignatureScheme, verify
 
 AS2 = "application/activity+json"
 AS2_LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'

@@ -27,6 +27,15 @@ def test_origins_compare_scheme_host_and_port():
     assert host_of("https://a.example:8443/x") == "a.example:8443"
 
 
+def test_host_of_drops_credentials_and_default_ports_and_lowercases():
+    assert host_of("https://user:secret@A.Example/inbox") == "a.example"
+    assert host_of("https://a.example:443/x") == "a.example" and host_of("http://a.example:80/x") == "a.example"
+    assert host_of("http://a.example:443/x") == "a.example:443" and host_of("https://a.example:80/x") == "a.example:80"
+    assert host_of("http://[::1]:8080/x") == "[::1]:8080" and host_of("https://[2001:DB8::1]:443/x") == "[2001:db8::1]"
+    assert host_of("https://a.example:/x") == "a.example"
+    assert host_of("not a url") == "" and host_of("http://[::1/x") == "" and host_of("https://a.example:port/") == ""
+
+
 def test_nesting_depth_stops_early_on_deep_input():
     deep = current = {}
     for _ in range(100_000):

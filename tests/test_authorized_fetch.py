@@ -7,8 +7,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from federation import http_signatures, keys, policy
-from federation.http_signatures import SignatureScheme
+from federation import keys, policy, signatures
+from federation.signatures import SignatureScheme
 from node.store import actors
 from node.web.app import create_app
 from node.store.database import Database
@@ -41,8 +41,8 @@ async def peer(tmp_path):
 
 
 async def signed_get(url, key_id, pem, scheme=SignatureScheme.CAVAGE):
-    headers = http_signatures.sign(scheme, "GET", url, {"Accept": ACCEPT}, None, key_id=key_id,
-                                   private_pem=pem, now=datetime.now(timezone.utc))
+    headers = signatures.sign(scheme, "GET", url, {"Accept": ACCEPT}, None, key_id=key_id,
+                              private_pem=pem, now=datetime.now(timezone.utc))
     async with aiohttp.ClientSession() as session:
         async with session.get(url, headers=headers) as response:
             return response.status, await response.read()

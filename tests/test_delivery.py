@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from federation import delivery
+from federation import delivery, delivery_status
 from federation.delivery import DeliveryWorker, backoff_seconds, classify, enqueue
-from federation.http_signatures import SignatureScheme
+from federation.signatures import SignatureScheme
 from nodes import Clock
 
 HOUR = 3600
@@ -257,11 +257,11 @@ async def test_summary_and_retry(db):
     await enqueue(db, activity_id="act1", sender="preston", body=b"{}",
                   inboxes=["https://a.example/inbox", "https://b.example/inbox"], now=T0)
     await worker(db, network, Clock(T0)).drain()
-    by_host = {row.host: row for row in await delivery.summary(db)}
+    by_host = {row.host: row for row in await delivery_status.summary(db)}
     assert (by_host["a.example"].failed, by_host["a.example"].last_status) == (1, 404)
     assert by_host["a.example"].last_error == "no such inbox"
     assert by_host["b.example"].sent == 1
-    assert await delivery.retry(db, now=T0 + 10, host="a.example") == 1
+    assert await delivery_status.retry(db, now=T0 + 10, host="a.example") == 1
     network.script["https://a.example/inbox"] = [Result(202)]
     await worker(db, network, Clock(T0 + 10)).drain()
     assert all(row["state"] == "sent" for row in await rows(db))
@@ -270,5 +270,5 @@ async def test_summary_and_retry(db):
 async def test_retry_with_nothing_to_retry_leaves_a_pause_alone(db):
     async with db.transaction() as connection:
         await connection.execute("INSERT INTO peers (host, paused_until) VALUES ('down.example', ?)", (T0 + HOUR,))
-    assert await delivery.retry(db, now=T0, host="down.example") == 0
+    assert await delivery_status.retry(db, now=T0, host="down.example") == 0
     assert await db.scalar("SELECT paused_until FROM peers WHERE host = 'down.example'") == T0 + HOUR

@@ -1,11 +1,12 @@
-"""Tests for federation.http_signatures: telling the two schemes apart, and verifying and signing with either."""
+"""Tests for federation.signatures, the front door: telling the two schemes apart, and verifying and signing with
+either."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from federation.http_signatures import (
+from federation.signatures import (
     SignatureScheme,
     other_scheme,
     read,

@@ -23,7 +23,7 @@ from nodes import ReadingTheFeed, bound_socket, constant_signer, preston_hub, pr
 from test_proposal import in_older_forms
 from test_publish import add_remote, queued, remote
 from vocab.cpv import CpvList
-from vocab.proposal import build
+from vocab.proposal_builder import build
 from vocab.proposal_document import Publication, proposal_as2
 
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)

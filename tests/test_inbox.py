@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from federation.inbox import InboxWorker, InvalidActivity, Rejected, check_origins, parse_activity, store
+from federation.inbox import InboxWorker, InvalidActivity, store
+from federation.inbox_checks import Rejected, check_origins, parse_activity
 from nodes import Clock
 
 T0 = 1_700_000_000

@@ -2,48 +2,37 @@
 with missing, malformed, expired, replayed and wrong-key signatures, Digest mismatches, forged actors, foreign
 origins, oversize and deeply nested bodies, non-JSON, wrong content types, remote @contexts on private
 addresses, private and blocked keyIds. None may be accepted, none may crash the node, the node must stay
-responsive and nothing may be stored; then one valid activity must still get through.
+responsive and nothing may be stored; then one valid activity must still get through. The keyIds on private
+addresses of a production node (dev off) are in tests/test_inbox_hostile_production.py.
 
 Requests go over real HTTP to a real node (tests/nodes.py) and are signed by actors that a small peer server on
-loopback publishes (tests/hostile_world.py; the generators are in tests/hostile.py and
-tests/hostile_signatures.py). Generation is reproducible: random.Random(SEED).
+loopback publishes (tests/hostile_world.py; the generators are in tests/hostile.py, tests/hostile_signatures.py
+and tests/hostile_signature_times.py; tests/hostile_barrage.py sends them). Generation is reproducible:
+random.Random(SEED).
 """
 
 import asyncio
-import json
 import random
-import re
 import time
 from collections import Counter
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from pathlib import Path
-from typing import Self
-from urllib.parse import urlsplit
 
 import aiohttp
 import hostile
+import hostile_signature_times
 import hostile_signatures
 import hostile_world
 import pytest
 from aiohttp import web
-from hostile_world import Hostile, Peer, PeerKey, World
-from multidict import CIMultiDict
-from nodes import (bound_socket, make_certificates, node_database, preston_hub, preston_larder, running_node,
-                   settled_rows)
+from hostile_barrage import QUICK_SECONDS, SEED, Listener, barrage, problems_with, send, timed_get
+from hostile_world import Peer, World
+from nodes import bound_socket, node_database, preston_hub, preston_larder, running_node, settled_rows
 
-from federation import http_signatures, policy
-from federation.http_signatures import SignatureScheme
-from federation.keys import generate_key_pair
-from node.store import actors, follows
-from node import config as node_config
-from node.web.app import create_app
-from node.store.database import Database
+from federation import policy, signatures
+from federation.signatures import SignatureScheme
+from node.store import follows
 
-SEED = 20_240_611
-CONCURRENCY = 16
-BARRAGE_SECONDS = 45
-QUICK_SECONDS = 1.0
 LOCAL_ACTORS = ("preston", "the_preston_larder")
 
 
@@ -51,39 +40,7 @@ def preston_profiles(base_url: str):
     return [preston_hub(), preston_larder(member_of=[f"{base_url}/actors/preston"])]
 
 
-# ---------------------------------------------------------------- fixtures: keys, peer, listeners
-
-
-@pytest.fixture(scope="module")
-def peer_keys() -> dict:
-    """alice and mallory are published by the peer; eve's key is published nowhere."""
-    keys = {}
-    for name in ("alice", "mallory", "eve"):
-        pair = generate_key_pair()
-        keys[name] = PeerKey(name, pair.private_pem, pair.public_pem)
-    return keys
-
-
-class Listener:
-    """A TCP port that counts connections and closes them: nothing may ever connect to it."""
-
-    def __init__(self):
-        self.connections = 0
-        self.server = None
-        self.port = 0
-
-    async def _connected(self, reader, writer):
-        self.connections += 1
-        writer.close()
-
-    async def __aenter__(self) -> Self:
-        self.server = await asyncio.start_server(self._connected, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc_info):
-        self.server.close()
-        await self.server.wait_closed()
+# ---------------------------------------------------------------- fixtures: peer, listeners (the keys: conftest.py)
 
 
 @asynccontextmanager
@@ -139,69 +96,6 @@ async def block(node, *hosts: str) -> None:
     async with node_database(node) as db:
         for host in hosts:
             await policy.add(db, host, "block", "hostile-input suite", int(time.time()))
-
-
-# ---------------------------------------------------------------- sending
-
-
-async def _chunks(body: bytes):
-    for start in range(0, len(body), 65536):
-        yield body[start:start + 65536]
-
-
-async def send(session: aiohttp.ClientSession, base_url: str, request: Hostile):
-    """(status, JSON document or None, raw body); status None when the connection was dropped."""
-    data = _chunks(request.body) if request.chunked else request.body
-    try:
-        async with session.post(base_url + request.path, data=data, headers=CIMultiDict(request.headers),
-                                allow_redirects=False) as response:
-            raw = await response.read()
-            status = response.status
-    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as error:
-        return None, None, repr(error).encode()
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        document = None
-    return status, document, raw
-
-
-async def barrage(session, base_url: str, requests: list[Hostile]) -> list[tuple]:
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(request):
-        async with limit:
-            return request, *(await send(session, base_url, request))
-
-    return await asyncio.wait_for(asyncio.gather(*(one(request) for request in requests)), BARRAGE_SECONDS)
-
-
-def problems_with(results) -> list[str]:
-    """Every response that is not the refusal its case expects, described for the assertion message."""
-    problems = []
-    for request, status, document, raw in results:
-        why = None
-        if status is None or status not in request.statuses:
-            why = f"status {status}, expected {sorted(request.statuses)}"
-        elif request.reason is not None:
-            error = document.get("error") if isinstance(document, dict) else None
-            if not isinstance(error, str):
-                why = "no JSON error reason"
-            elif not re.search(request.reason, error):
-                why = f"reason {error!r} does not match {request.reason!r}"
-        elif status == 202 and document != {"status": "accepted"}:
-            why = f"202 with body {raw[:200]!r}"
-        if why:
-            problems.append(f"[{request.category}: {request.what}] POST {request.path}: {why}; "
-                            f"body {raw[:300]!r}")
-    return problems
-
-
-async def timed_get(session, url: str) -> tuple[int, float]:
-    started = time.monotonic()
-    async with session.get(url) as response:
-        await response.read()
-        return response.status, time.monotonic() - started
 
 
 # ---------------------------------------------------------------- the generators themselves
@@ -303,82 +197,6 @@ async def test_a_thousand_hostile_requests_are_refused_and_nothing_is_stored(nod
     assert context_listener.connections == 0
 
 
-# ---------------------------------------------------------------- a production node (dev off): private keyIds
-
-
-@asynccontextmanager
-async def production_node(data_dir: Path, tls):
-    """A node with dev = false served over HTTPS on loopback: it must refuse to fetch private addresses."""
-    sock = bound_socket("127.0.0.1")
-    config = node_config.NodeConfig(data_dir=data_dir, domain=f"{tls.hostname}:{sock.getsockname()[1]}",
-                                    scheme="https", dev=False, node_name="Production")
-    node_config.validate(config)
-    node_config.write_new(config)
-    db = await Database.open(config.database_path)
-    try:
-        await actors.ensure_instance_actor(db, config.node_name)
-        await actors.create(db, preston_hub())
-    finally:
-        await db.close()
-    runner = web.AppRunner(create_app(config), access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock, ssl_context=tls.server_context()).start()
-    try:
-        yield config
-    finally:
-        await runner.cleanup()
-
-
-async def test_a_production_node_never_fetches_a_keyid_on_a_private_address(tmp_path, peer_keys):
-    tls = make_certificates(tmp_path / "tls")
-    async with Listener() as target, production_node(tmp_path / "prod", tls) as config, \
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls.client_context())) as session:
-        port = target.port
-        key_ids = [
-            f"http://127.0.0.1:{port}/users/alice#main-key", f"https://127.0.0.1:{port}/users/alice#main-key",
-            f"https://localhost:{port}/users/alice#main-key", f"https://[::1]:{port}/users/alice#main-key",
-            f"https://[::ffff:127.0.0.1]:{port}/users/alice#main-key", f"https://2130706433:{port}/k#main-key",
-            f"https://0x7f000001:{port}/k#main-key", f"https://0177.0.0.1:{port}/k#main-key",
-            f"https://127.1:{port}/k#main-key", f"https://0.0.0.0:{port}/k#main-key",
-            "https://169.254.169.254/latest/meta-data/#main-key", "https://10.0.0.1/users/alice#main-key",
-            "https://[fd00::1]/users/alice#main-key", "https://192.168.1.1/users/alice#main-key",
-            f"{config.base_url}/actors/preston#main-key",  # the node itself, on loopback
-        ]
-        peer = Peer(keys=peer_keys, base_url=f"https://127.0.0.1:{port}")
-        world = World(node_base=config.base_url, local_actors=("preston",), peer=peer, blocked_bases=(),
-                      context_url=f"http://127.0.0.1:{port}", closed_port_base="https://127.0.0.1:1",
-                      now=hostile_world.now_utc())
-        # Hosts the domain policy cannot read as a host (numeric forms other than a.b.c.d) are never allowed:
-        # a silent 202 without any fetch, as for a blocked domain.
-        unreadable_hosts = (f"2130706433:{port}", f"0177.0.0.1:{port}", f"127.1:{port}")
-        rng = random.Random(SEED)
-        requests = []
-        for key_id in key_ids:
-            actor = key_id.partition("#")[0]
-            silenced = urlsplit(key_id).netloc in unreadable_hosts
-            for scheme in SignatureScheme:
-                for path in ("/inbox", "/actors/preston/inbox"):
-                    body = hostile_world.as_body(hostile_world.activity(world, rng, actor=actor))
-                    headers = hostile_world.signed_headers(world, "alice", path, body, key_id=key_id, scheme=scheme)
-                    refused = r"^cannot fetch the signing key .*(only allowed with --dev|only https|numeric IPv4 form)"
-                    requests.append(hostile_world.case("private keyId", path, headers, body,
-                                                       {202} if silenced else {401}, None if silenced else refused,
-                                                       key_id))
-        results = await barrage(session, config.base_url, requests)
-        problems = problems_with(results)
-        assert not problems, "\n".join(problems[:20])
-        assert Counter(status for _request, status, _document, _raw in results) == {401: 48, 202: 12}
-        assert target.connections == 0
-        status, seconds = await timed_get(session, f"{config.base_url}/healthz")
-        assert status == 200 and seconds < QUICK_SECONDS
-    db = await Database.open(config.database_path)
-    try:
-        assert await db.scalar("SELECT COUNT(*) FROM inbox") == 0
-        assert await db.scalar("SELECT COUNT(*) FROM remote_actors") == 0
-    finally:
-        await db.close()
-
-
 # ---------------------------------------------------------------- inputs that crash the node (bugs)
 
 
@@ -410,17 +228,17 @@ async def test_a_date_at_the_edge_of_the_calendar_is_refused_with_401(node, peer
 
 
 def test_the_fast_test_signer_signs_exactly_as_the_node_does(peer_keys):
-    """hostile_world.signed_headers caches the loaded key; its output must equal federation.http_signatures.sign's."""
+    """hostile_world.signed_headers caches the loaded key; its output must equal federation.signatures.sign's."""
     peer = Peer(keys=peer_keys, base_url="http://127.0.0.1:9")
     world = World(node_base="http://127.0.0.1:8", local_actors=LOCAL_ACTORS, peer=peer, blocked_bases=(),
                   context_url="", closed_port_base="", now=hostile_world.now_utc())
     body = b'{"type": "Follow"}'
     for scheme in SignatureScheme:
         ours = hostile_world.signed_headers(world, "alice", "/inbox", body, scheme=scheme)
-        theirs = http_signatures.sign(scheme, "POST", "http://127.0.0.1:8/inbox",
-                                      {"Content-Type": hostile_world.ACTIVITY_JSON}, body,
-                                      key_id=peer.key_id("alice"), private_pem=peer_keys["alice"].private_pem,
-                                      now=world.now)
+        theirs = signatures.sign(scheme, "POST", "http://127.0.0.1:8/inbox",
+                                 {"Content-Type": hostile_world.ACTIVITY_JSON}, body,
+                                 key_id=peer.key_id("alice"), private_pem=peer_keys["alice"].private_pem,
+                                 now=world.now)
         theirs.setdefault("Host", "127.0.0.1:8")
         assert ours == theirs
 
@@ -428,8 +246,8 @@ def test_the_fast_test_signer_signs_exactly_as_the_node_does(peer_keys):
 async def test_forged_requests_do_not_make_the_node_refetch_the_key_every_time(node, peer, context_listener, http):
     world = world_for(node, peer, context_listener)
     rng = random.Random(SEED)
-    requests = (hostile_signatures.expired_date(world, rng, 8) + hostile_signatures.digest_mismatch(world, rng, 6)
-                + hostile_signatures.wrong_key(world, rng, 6))
+    requests = (hostile_signature_times.expired_date(world, rng, 8)
+                + hostile_signatures.digest_mismatch(world, rng, 6) + hostile_signatures.wrong_key(world, rng, 6))
     results = await barrage(http, node.base_url, requests)
     assert not problems_with(results)  # every one refused with the right reason
     fetches = sum(1 for _host, method, path in peer.requests if (method, path) == ("GET", "/users/alice"))

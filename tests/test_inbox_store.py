@@ -9,8 +9,9 @@ import time
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from federation import http_signatures
-from federation.inbox import BATCH, InboxWorker, Rejected, check_origins, parse_activity, store
+from federation import signatures
+from federation.inbox import BATCH, InboxWorker, store
+from federation.inbox_checks import Rejected, check_origins, parse_activity
 from federation.signatures import SignatureError
 from federation.throughput import QUICK_WRITE_MAX_BYTES
 
@@ -62,14 +63,14 @@ def test_a_signature_is_read_once_with_its_scheme_and_key_id():
     headers = CIMultiDictProxy(CIMultiDict({
         "Signature": 'keyId="https://social.example/users/ann#main-key",algorithm="rsa-sha256",'
                      'headers="(request-target) host date",signature="AAEC"'}))
-    signature = http_signatures.read(headers)
-    assert signature.scheme is http_signatures.SignatureScheme.CAVAGE
+    signature = signatures.read(headers)
+    assert signature.scheme is signatures.SignatureScheme.CAVAGE
     assert signature.key_id == "https://social.example/users/ann#main-key"
     assert signature.cavage.headers == ("(request-target)", "host", "date") and signature.cavage.signature == b"\0\1\2"
     for unsigned, reason in (({}, "the request is not signed"),
                              ({"Signature": "sig1=:AAEC:"}, "Signature header has no keyId")):
         with pytest.raises(SignatureError, match=reason):
-            http_signatures.read(unsigned)
+            signatures.read(unsigned)
 
 
 @pytest.mark.parametrize("activity_id, actor, fine", [

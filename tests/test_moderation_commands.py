@@ -11,6 +11,7 @@ from federation.client import PostResult
 from federation.delivery import DeliveryWorker
 from node.cli.main import main
 from node.store.database import Database
+from vocab.as2 import host_of
 
 SUBCOMMANDS = [["block"], ["allow"], ["unblock"], ["policies"], ["policies", "list"], ["policies", "import"],
                ["policies", "export"], ["deliveries"], ["deliveries", "retry"], ["inbox", "failed"]]
@@ -164,7 +165,7 @@ class ScriptedNetwork:
         self.answers = answers
 
     async def post(self, url, body, *, signer, scheme):
-        status, error = self.answers.get(delivery.host_of(url), (202, None))
+        status, error = self.answers.get(host_of(url), (202, None))
         return PostResult(status=status, retry_after=None, error=error, scheme=scheme)
 
 

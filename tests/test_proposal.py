@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vocab.cpv import CpvList
-from vocab.proposal import ProposalError, build, to_fields
+from vocab.proposal import ProposalError, to_fields
+from vocab.proposal_builder import build
 from vocab.proposal_document import Publication, proposal_as2
 from vocab.proposal_ingest import read
 from vocab.graph import same_graph, to_graph, to_turtle, turtle_to_graph

@@ -15,7 +15,7 @@ from nodes import eventually
 from test_publish import add_remote, remote
 from vocab.cpv import CpvList
 from vocab.graph import to_graph, turtle_to_graph
-from vocab.proposal import build
+from vocab.proposal_builder import build
 from vocab.proposal_document import Publication, proposal_as2
 from vocab.proposal_ingest import read
 

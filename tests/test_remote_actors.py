@@ -7,10 +7,10 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from loopback import dev_client, serve
+from loopback import serve
 
 from federation import remote_actors
-from federation.client import FetchError
+from federation.fetch_errors import FetchError
 from federation.keys import generate_key_pair
 from federation.remote_actors import InvalidActor, actor_from_document
 
@@ -136,12 +136,6 @@ def test_invalid_actor_is_a_value_error_and_a_fetch_error(public_pem):
 
 
 # ---------------------------------------------------------------- a remote server and the cache
-
-
-@pytest.fixture
-async def client():
-    async with dev_client() as started:
-        yield started
 
 
 class RemoteServer:

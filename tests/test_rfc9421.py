@@ -1,4 +1,5 @@
-"""Tests for federation.rfc9421: RFC 9421 signatures with Content-Digest, in Mastodon's and Fedify's profile."""
+"""Tests for federation.signatures.rfc9421: RFC 9421 signatures with Content-Digest, in Mastodon's and Fedify's
+profile."""
 
 import base64
 import hashlib
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from federation.keys import generate_key_pair
-from federation.rfc9421 import (
+from federation.signatures.rfc9421 import (
     rfc9421_key_id,
     sign_request_rfc9421,
     verify_request_rfc9421,

@@ -1,4 +1,4 @@
-"""Tests for federation.signatures: every way a draft-cavage signature is refused, each with its reason, and the
+"""Tests for federation.signatures.cavage: every way a draft-cavage signature is refused, each with its reason, and the
 parsing of the Signature header (also under generated input)."""
 
 import base64
@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from federation.keys import generate_key_pair
-from federation.signatures import CavageSignature, SignatureError, digest_header, parse_signature_header
+from federation.signatures import SignatureError
+from federation.signatures.cavage import CavageSignature, parse_signature_header
+from federation.signatures.common import digest_header
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import logging
 import signal
 
 from federation.keys import generate_key_pair
-from federation.signatures import rsa_sign
+from federation.signatures.common import rsa_sign
 from federation.signing_process import ANSWER, SigningProcess, serve
 
 

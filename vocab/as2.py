@@ -2,9 +2,11 @@
 
 import functools
 from datetime import datetime, timezone
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Service"})
+DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 
 
 def id_of(value) -> str | None:
@@ -50,8 +52,18 @@ def origin_of(iri: str) -> str:
 
 
 def host_of(iri: str) -> str:
+    """host[:port] of a URL, lowercased, without credentials and without the scheme's default port: the unit of
+    domain policy and of the delivery queue, and the Host header we sign; an empty string for text that is no URL."""
     parts = _split(iri)
-    return parts.netloc.lower() if parts else ""
+    if not parts:
+        return ""
+    authority = parts.netloc.rpartition("@")[2].lower()
+    host, colon, port = authority.rpartition(":")
+    if not colon or (host.startswith("[") and not host.endswith("]")):  # no port; an IPv6 literal has colons too
+        return authority
+    if not port or (port.isdigit() and int(port) == DEFAULT_PORTS.get(parts.scheme.lower())):
+        return host
+    return authority
 
 
 def is_http_iri(value) -> bool:

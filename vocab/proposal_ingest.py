@@ -8,7 +8,8 @@ from typing import Any
 from vocab.as2 import types_of
 from vocab.cpv import CpvList
 from vocab.profile import FieldProblem
-from vocab.proposal import CURRENCIES, KIND_TAGS, PURPOSE_KIND, Proposal, ProposalError, build
+from vocab.proposal import CURRENCIES, KIND_TAGS, PURPOSE_KIND, Proposal, ProposalError
+from vocab.proposal_builder import build
 
 # Namespaces (and CURIE prefixes) whose terms we read by their local name: VF 1.0, older VF, OM 2.0.
 TERM_NAMESPACES = (

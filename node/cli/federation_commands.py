@@ -10,17 +10,17 @@ import json
 import re
 import sys
 import time
-from urllib.parse import urlsplit
 
 from yarl import URL
 
 from federation import remote_actors
-from federation.client import FetchError
+from federation.fetch_errors import FetchError
 from federation.remote_actors import InvalidActor, RemoteActor
 from node.cli.common import DELIVERED_BY_SERVER, UsageError, day, hosted_actor, opened_node
 from node.runtime import Runtime
 from node.services.documents import NOTE_MAX_LENGTH
 from node.store import actors, follows, objects
+from vocab.as2 import host_of
 
 HANDLE = re.compile(r"^@?(?P<user>[^@\s/]+)@(?P<host>[^@\s/]+)$")
 
@@ -95,7 +95,7 @@ def parse_target(target: str) -> tuple[str, str]:
 
 
 def host_of_target(kind: str, value: str) -> str:
-    return urlsplit(value).netloc.lower() if kind == "iri" else value.rsplit("@", 1)[1]
+    return host_of(value) if kind == "iri" else value.rsplit("@", 1)[1]
 
 
 async def _require_allowed(node: Runtime, host: str) -> None:
@@ -142,7 +142,7 @@ async def known_remote(node: Runtime, target: str, candidates: list[str]) -> Rem
 def handle_of(iri: str, cached: RemoteActor | None) -> str:
     if cached is None or not cached.preferred_username:
         return ""
-    return f"@{cached.preferred_username}@{urlsplit(iri).netloc.lower()}"
+    return f"@{cached.preferred_username}@{host_of(iri)}"
 
 
 # ---------------------------------------------------------------- follow, unfollow, following

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from federation import delivery, inbox, policy
+from federation import delivery_status, inbox, policy
 from node.cli.common import UsageError, day, minute, opened_node
 
 MODE_NOTE = ('The federation mode is set in node.toml: [federation] mode = "open" (everyone but blocked domains) '
@@ -152,7 +152,7 @@ async def policies_export(args: argparse.Namespace) -> int:
 async def deliveries_show(args: argparse.Namespace) -> int:
     async with opened_node(args) as node:
         db = node.db
-        hosts = await delivery.summary(db)
+        hosts = await delivery_status.summary(db)
     if not hosts:
         print("No deliveries yet.", file=sys.stderr)
         return 0
@@ -185,9 +185,9 @@ async def deliveries_retry(args: argparse.Namespace) -> int:
     activity = args.activity.strip() if args.activity else None
     async with opened_node(args) as node:
         db = node.db
-        if host and host not in {summary.host for summary in await delivery.summary(db)}:
+        if host and host not in {summary.host for summary in await delivery_status.summary(db)}:
             raise UsageError(f"no deliveries to {host} ('coopnode deliveries' lists the hosts)")
-        queued = await delivery.retry(db, now=int(time.time()), host=host, activity_id=activity)
+        queued = await delivery_status.retry(db, now=int(time.time()), host=host, activity_id=activity)
     print(f"{queued} deliver{'y' if queued == 1 else 'ies'} queued again")
     if queued == 0:
         print("Nothing to retry: no failed or expired deliveries"

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
 from federation import remote_actors
-from federation.client import FetchError, Signer
+from federation.client import Signer
+from federation.fetch_errors import FetchError
 from federation.inbox import InvalidActivity
 from node.store import actors, follows, objects, proposals
 from node.store.database import Database

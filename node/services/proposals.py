@@ -15,7 +15,8 @@ from node.store.actors import LocalActor
 from node.services.publisher import Outgoing, Publisher
 from vocab.context import AS2_PUBLIC
 from vocab.cpv import CpvList
-from vocab.proposal import FIELDS, Proposal, ProposalError, build
+from vocab.proposal import FIELDS, Proposal, ProposalError
+from vocab.proposal_builder import build
 from vocab.proposal_document import Publication, proposal_body
 from vocab.profile import FieldProblem
 

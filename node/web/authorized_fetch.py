@@ -4,7 +4,8 @@ peers can verify our own signed requests."""
 
 from aiohttp import web
 
-from federation.inbox import Rejected, signed_request_actor
+from federation.inbox import signed_request_actor
+from federation.inbox_checks import Rejected
 from node.web.negotiation import choose
 from node.web.state import state_of
 

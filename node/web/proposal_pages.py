@@ -23,7 +23,8 @@ from vocab import collections
 from vocab.as2 import moment_of
 from vocab.cpv import CpvList
 from vocab.profile import summary_html
-from vocab.proposal import Proposal, ProposalError, build, iso
+from vocab.proposal import Proposal, ProposalError, iso
+from vocab.proposal_builder import build
 from vocab.proposal_document import (Publication, day_words, hashtags, quantity_words, schema_org, when_words,
                                      where_words)
 from vocab.proposal_ingest import read

@@ -1,31 +1,35 @@
-"""draft-cavage-12 HTTP Signatures and RFC 3230 Digest, signed and verified the way Mastodon does."""
+"""draft-cavage-12 HTTP Signatures with an RFC 3230 Digest, signed and verified the way Mastodon does."""
 
 import base64
 import binascii
-import functools
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
-from types import MappingProxyType
-from urllib.parse import urlsplit
+from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-# Mastodon's time window (app/lib/signed_request.rb): a signature without `expires` is valid for
-# 5 minutes after its creation, never longer than 12 hours, with 1 hour of clock skew either way.
-DEFAULT_VALIDITY = timedelta(minutes=5)
-EXPIRATION_WINDOW_LIMIT = timedelta(hours=12)
-CLOCK_SKEW_MARGIN = timedelta(hours=1)
+from federation.signatures.common import (
+    PKCS1V15,
+    SHA256,
+    SignatureError,
+    check_digest,
+    check_time_window,
+    digest_header,
+    from_unix_time,
+    get_header,
+    http_date,
+    load_rsa_public_key,
+    parse_http_date,
+    path_with_query_of,
+    rsa_sign,
+)
+from vocab.as2 import host_of
 
 SUPPORTED_ALGORITHMS = ("rsa-sha256", "hs2019")
 REQUEST_TARGET = "(request-target)"
 PSEUDO_HEADERS = frozenset({REQUEST_TARGET, "(created)", "(expires)"})  # signed, but not request headers
-DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 
 _ONLY_SPACE_LEFT = re.compile(r"\s*\Z")
 _ESCAPED = re.compile(r"\\(.)")
@@ -33,16 +37,6 @@ _ESCAPED = re.compile(r"\\(.)")
 # "(?:[^"\\]|\\.)*", but without one alternation per character (a 344-character signature costs 5x less).
 _PARAMETER = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("[^"\\]*(?:\\.[^"\\]*)*"|[^",\s]*)\s*(?:,|$)')
 _UNIX_TIME = re.compile(r"[0-9]{1,12}")
-PKCS1V15 = padding.PKCS1v15()  # stateless parameter objects, made once
-SHA256 = hashes.SHA256()
-
-
-class SignatureError(Exception):
-    """A request signature is missing, malformed or invalid; the message says what failed."""
-
-    @property
-    def reason(self) -> str:
-        return str(self.args[0]) if self.args else "invalid signature"
 
 
 @dataclass(frozen=True)
@@ -59,47 +53,6 @@ class CavageSignature:
     @property
     def effective_algorithm(self) -> str:
         return self.algorithm or "hs2019"
-
-
-# ---------------------------------------------------------------- headers
-
-
-def get_header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header's value, looked up case-insensitively; repeated fields are joined with ", " (cavage-12 §2.3)."""
-    getall = getattr(headers, "getall", None)
-    if getall is not None:  # aiohttp's case-insensitive multidict: a direct look-up, not a scan
-        values = getall(name, ())
-        if len(values) == 1:
-            return str(values[0]).strip()
-        values = [str(value).strip() for value in values]
-    else:
-        wanted = name.lower()
-        values = [str(value).strip() for key, value in headers.items() if str(key).lower() == wanted]
-    return ", ".join(values) if values else None
-
-
-def digest_header(body: bytes) -> str:
-    return "SHA-256=" + _sha256_base64(body)
-
-
-def http_date(moment: datetime) -> str:
-    """IMF-fixdate, e.g. `Tue, 03 Jun 2025 10:00:00 GMT`; a naive datetime is taken as UTC."""
-    return format_datetime(as_utc(moment).replace(microsecond=0), usegmt=True)
-
-
-def host_of_url(url: str) -> str:
-    """host[:port] as written in the URL, without credentials and without a default port."""
-    parts = urlsplit(url)
-    authority = parts.netloc.rpartition("@")[2]
-    host, port = _split_port(authority)
-    if port is None or DEFAULT_PORTS.get(parts.scheme.lower()) == _port_number(port):
-        return host
-    return f"{host}:{port}"
-
-
-def path_with_query_of(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 # ---------------------------------------------------------------- signing
@@ -125,7 +78,7 @@ def signing_input(method: str, url: str, headers: dict[str, str], body: bytes | 
     """The given headers plus Host, Date and Digest (with a body), and the string a signature covers."""
     replaced = {"host", "date", "digest", "signature"}
     signed = {name: value for name, value in headers.items() if name.lower() not in replaced}
-    signed["Host"] = host_of_url(url)
+    signed["Host"] = host_of(url)
     signed["Date"] = http_date(now)
     if body is not None:
         signed["Digest"] = digest_header(body)
@@ -157,20 +110,6 @@ def _headers_to_sign(headers: Mapping[str, str], *, has_body: bool) -> list[str]
     # Exactly what Mastodon signs: POST covers digest and content-type, GET covers accept.
     wanted = ["host", "date", "digest", "content-type"] if has_body else ["host", "date", "accept"]
     return [REQUEST_TARGET] + [name for name in wanted if get_header(headers, name) is not None]
-
-
-def rsa_sign(private_pem: str, data: bytes) -> bytes:
-    """The PKCS#1 v1.5 SHA-256 signature of data with one of our keys."""
-    return load_rsa_private_key(private_pem).sign(data, PKCS1V15, SHA256)
-
-
-@functools.lru_cache(maxsize=256)
-def load_rsa_private_key(private_pem: str) -> rsa.RSAPrivateKey:
-    """Our own signing keys, parsed once: loading (and checking) a PEM costs far more than signing with it."""
-    private_key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
-    if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise TypeError("only RSA private keys can sign requests")
-    return private_key
 
 
 # ---------------------------------------------------------------- parsing
@@ -310,27 +249,6 @@ def _check_time_window(signature: CavageSignature, values: dict[str, str | None]
     check_time_window(source, created, expires, now)
 
 
-def check_time_window(source: str, created: datetime, expires: datetime | None, now: datetime) -> None:
-    """Mastodon's window: `created` at most 1 h ahead; valid until `expires` (default 5 min, cap 12 h) + 1 h."""
-    now = as_utc(now)
-    if created > now + CLOCK_SKEW_MARGIN:
-        raise SignatureError(
-            f"{source} is {describe_duration(created - now)} in the future "
-            f"(at most {describe_duration(CLOCK_SKEW_MARGIN)} of clock skew allowed)"
-        )
-    deadline = min(created + DEFAULT_VALIDITY if expires is None else expires, created + EXPIRATION_WINDOW_LIMIT)
-    if now > deadline + CLOCK_SKEW_MARGIN:
-        if expires is None:
-            raise SignatureError(
-                f"{source} is {describe_duration(now - created)} old "
-                f"(at most {describe_duration(DEFAULT_VALIDITY + CLOCK_SKEW_MARGIN)} allowed)"
-            )
-        raise SignatureError(
-            f"Signature expired {describe_duration(now - deadline)} ago "
-            f"(at most {describe_duration(CLOCK_SKEW_MARGIN)} of clock skew allowed)"
-        )
-
-
 def _creation_time(signature: CavageSignature, values: dict[str, str | None]) -> tuple[str, datetime]:
     if "(created)" in signature.headers and signature.created is not None:
         return "(created)", from_unix_time(signature.created)
@@ -338,30 +256,6 @@ def _creation_time(signature: CavageSignature, values: dict[str, str | None]) ->
     if date is None:
         raise SignatureError("Date header is missing")
     return "Date", parse_http_date(date)
-
-
-@functools.lru_cache(maxsize=256)
-def parse_http_date(value: str) -> datetime:
-    """An HTTP Date header as an aware UTC datetime; memoised, since a busy peer sends the same second many times.
-    SignatureError if it is not a date (refusals are not remembered)."""
-    try:
-        return as_utc(parsedate_to_datetime(value))
-    except (TypeError, ValueError, IndexError, OverflowError):
-        raise SignatureError(f"Date header is not an HTTP date: {value[:60]!r}") from None
-
-
-def check_digest(header: str | None, body: bytes) -> None:
-    """The SHA-256 member of a Digest header must match the body bytes exactly."""
-    if header is None:
-        raise SignatureError("Digest header is missing")
-    offered = {}
-    for member in header.split(","):
-        algorithm, _, value = member.strip().partition("=")
-        offered.setdefault(algorithm.strip().lower(), value.strip())
-    if "sha-256" not in offered:
-        raise SignatureError(f"Digest has no SHA-256 value (offered: {', '.join(offered) or 'nothing'})")
-    if offered["sha-256"] != _sha256_base64(body):
-        raise SignatureError("Digest does not match the body")
 
 
 def _request_targets(method: str, path_with_query: str) -> list[str]:
@@ -388,64 +282,9 @@ def _signing_string(signature: CavageSignature, request_target: str, values: dic
     return "\n".join(lines).encode("utf-8", "surrogateescape")
 
 
-@functools.lru_cache(maxsize=1024)
-def load_rsa_public_key(public_pem: str) -> rsa.RSAPublicKey:
-    """A peer's public key, parsed once per PEM text (refused ones are not remembered)."""
-    try:
-        key = serialization.load_pem_public_key(public_pem.encode("utf-8"))
-    except (ValueError, TypeError, AttributeError):
-        raise SignatureError("the signer's public key is not a valid PEM public key") from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise SignatureError("the signer's public key is not an RSA key")
-    return key
-
-
 def _rsa_verifies(public_key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
     try:
         public_key.verify(signature, data, PKCS1V15, SHA256)
     except InvalidSignature:
         return False
     return True
-
-
-# ---------------------------------------------------------------- small helpers
-
-
-def describe_duration(span: timedelta) -> str:
-    seconds = int(abs(span.total_seconds()))
-    if seconds < 120:
-        return f"{seconds} seconds"
-    if seconds < 2 * 3600:
-        return f"{seconds // 60} minutes"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} hours"
-    return f"{seconds // 86400} days"
-
-
-def _sha256_base64(body: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
-
-
-def as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def from_unix_time(seconds: int) -> datetime:
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise SignatureError(f"Unix time {seconds} is out of range") from None
-
-
-def _split_port(authority: str) -> tuple[str, str | None]:
-    if authority.startswith("["):  # IPv6 literal
-        host, _, rest = authority.partition("]")
-        return host + "]", rest[1:] if rest.startswith(":") and rest[1:] else None
-    host, colon, port = authority.rpartition(":")
-    return (host, port or None) if colon else (authority, None)
-
-
-def _port_number(port: str) -> int | None:
-    return int(port) if port.isdigit() else None

@@ -1,23 +1,14 @@
-"""One front door for both signature schemes: which one a request uses, its key id, verify and sign."""
+"""The front door for both HTTP signature schemes, draft-cavage (`cavage`) and RFC 9421 (`rfc9421`): which one a
+request uses, its key id, verify and sign; `common` holds what the two share."""
 
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from federation.rfc9421 import (
-    rfc9421_key_id,
-    sign_request_rfc9421,
-    verify_request_rfc9421,
-)
-from federation.signatures import (
-    CavageSignature,
-    SignatureError,
-    get_header,
-    parse_signature_header,
-    sign_request,
-    verify_request,
-)
+from federation.signatures.cavage import CavageSignature, parse_signature_header, sign_request, verify_request
+from federation.signatures.common import SignatureError, get_header
+from federation.signatures.rfc9421 import rfc9421_key_id, sign_request_rfc9421, verify_request_rfc9421
 
 
 class SignatureScheme(enum.Enum):

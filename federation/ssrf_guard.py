@@ -1,4 +1,5 @@
-"""The SSRF guard: which IP addresses the node may connect to, checked on URLs, at resolution and at connect time."""
+"""The SSRF guard of every outbound request: which IP addresses the node may connect to, checked on URLs, at
+resolution and at connect time."""
 
 import asyncio
 import ipaddress

@@ -16,7 +16,7 @@ from http_message_signatures import (
     algorithms,
 )
 
-from federation.signatures import (
+from federation.signatures.common import (
     SignatureError,
     as_utc,
     check_time_window,

@@ -1,4 +1,4 @@
-"""Tests for federation.addresses: the address table, URL checks, checked resolution and the guarded aiohttp client."""
+"""Tests for federation.ssrf_guard: the address table, URL checks, checked resolution and the guarded aiohttp client."""
 
 import ipaddress
 import socket
@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import ThreadedResolver
 
-from federation.addresses import (
+from federation.ssrf_guard import (
     ForbiddenAddress,
     GuardedResolver,
     check_url,
