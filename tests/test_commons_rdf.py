@@ -18,7 +18,8 @@ from vocab.context import AS2_NAMESPACE, AS2_PUBLIC, CCN_NAMESPACE
 from vocab.cpv import CpvList
 from vocab.graph import canonicalised, new_graph, to_graph
 from vocab.profile import actor_document
-from vocab.proposal import Proposal, Reciprocal, build
+from vocab.proposal import Proposal, Reciprocal
+from vocab.proposal_builder import build
 from vocab.proposal_document import Publication, proposal_as2
 
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)

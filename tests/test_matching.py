@@ -15,7 +15,8 @@ from vocab.matching import (
     COMPATIBLE_ACTIONS, OPEN_WINDOW_HORIZON, Owner, Side, candidate_prefix, compatible_actions, cpv_code_of, match,
     side_of, significant_prefix,
 )
-from vocab.proposal import Measure, build
+from vocab.proposal import Measure
+from vocab.proposal_builder import build
 
 NOW = datetime(2027, 1, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)

@@ -16,7 +16,7 @@ from vocab.murmurations import (
     COUNTRY_CODES, OFFERS_WANTS_SCHEMA, ORGANIZATIONS_SCHEMA, geographic_scope, offer_want, organization_profile,
 )
 from vocab.profile import Profile
-from vocab.proposal import build
+from vocab.proposal_builder import build
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "murmurations"
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)

@@ -22,7 +22,8 @@ from vocab.commons_rdf import actor_ntriples, proposal_ntriples
 from vocab.cpv import CpvList
 from vocab.organisation import OrganisationFacts, facts_of_document, facts_of_profile
 from vocab.profile import actor_document
-from vocab.proposal import Proposal, ProposalError, build
+from vocab.proposal import Proposal, ProposalError
+from vocab.proposal_builder import build
 from vocab.proposal_ingest import read
 
 log = logging.getLogger(__name__)
