@@ -82,6 +82,7 @@ class Gatherer:
         await self.store.clear()
         async with self.db.transaction() as connection:
             await index.clear_in(connection)
+            await self.matcher.clear_in(connection)
         await self.reader.rewind()
         self._watched = None
         return await self.catch_up()
@@ -94,6 +95,8 @@ class Gatherer:
 
     async def gather(self, iris: list[str], *, applied_change: int | None = None) -> None:
         """Bring these proposals up to date from the index (gone from it: out of the commons too), rank them."""
+        if not iris:
+            return
         rows = {row["iri"]: row for row in await proposals.rows_with_documents(self.db, iris)}
         owners = await self._owners({row["actor_iri"] for row in rows.values()})
         indexed, graphs = [], {}
@@ -139,16 +142,12 @@ class Gatherer:
             updated_at=row["updated_at"])
 
     async def _owners(self, iris: set[str]) -> dict[str, OrganisationFacts]:
-        found = {}
-        for iri in iris:
-            row = await index.organisation(self.db, iri)
-            if row is not None:
-                found[iri] = OrganisationFacts(
-                    name=row["name"], actor_type=row["actor_type"], is_coop=bool(row["is_coop"]),
-                    legal_form=row["legal_form"], sector=row["sector"], locality=row["locality"],
-                    local_authority=row["local_authority"], latitude=row["latitude"], longitude=row["longitude"],
-                    hubs=tuple(row["hubs"].split()), page_url=row["page_url"])
-        return found
+        return {row["iri"]: OrganisationFacts(
+            name=row["name"], actor_type=row["actor_type"], is_coop=bool(row["is_coop"]),
+            legal_form=row["legal_form"], sector=row["sector"], locality=row["locality"],
+            local_authority=row["local_authority"], latitude=row["latitude"], longitude=row["longitude"],
+            hubs=tuple(row["hubs"].split()), page_url=row["page_url"])
+            for row in await index.organisations(self.db, sorted(iris))}
 
     # ------------------------------------------------------------ organisations
 
@@ -179,8 +178,8 @@ class Gatherer:
             await index.drop_organisations_in(connection, gone)
             await index.put_organisations_in(connection, items)
         await self.store.replace_graphs(graphs, applied_change=await proposals.position(self.db, FEED_READER))
-        for iri in [item.iri for item in items] + gone:
-            await self.gather(await index.proposals_of(self.db, iri))
+        await self.gather([iri for owner in [item.iri for item in items] + gone
+                           for iri in await index.proposals_of(self.db, owner)])
         return len(items) + len(gone)
 
     async def _organisation(self, kind: str, key: str, version: str):

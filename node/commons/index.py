@@ -119,6 +119,15 @@ async def organisation(db: Database, iri: str):
     return await db.fetch_one("SELECT * FROM commons_organisations WHERE iri = ?", (iri,))
 
 
+async def organisations(db: Database, iris: list[str]) -> list:
+    rows = []
+    for start in range(0, len(iris), 500):
+        chunk = iris[start:start + 500]
+        rows += await db.fetch_all(
+            f"SELECT * FROM commons_organisations WHERE iri IN ({', '.join('?' * len(chunk))})", chunk)
+    return rows
+
+
 async def proposal(db: Database, iri: str):
     return await db.fetch_one("SELECT * FROM commons_proposals WHERE iri = ?", (iri,))
 
@@ -139,6 +148,5 @@ async def counts(db: Database) -> dict[str, int]:
 
 async def clear_in(connection) -> None:
     """Forget everything derived (a rebuild starts from nothing)."""
-    for table in ("commons_extent", "commons_proposals", "commons_codes", "commons_text", "commons_organisations",
-                  "matches"):
+    for table in ("commons_extent", "commons_proposals", "commons_codes", "commons_text", "commons_organisations"):
         await connection.execute(f"DELETE FROM {table}")

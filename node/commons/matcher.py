@@ -106,6 +106,9 @@ class Matcher:
             "explanation = excluded.explanation",
             [(pair.need_iri, pair.offer_iri, round(pair.score, 4), pair.explanation(), now) for pair in found])
 
+    async def clear_in(self, connection) -> None:
+        await connection.execute("DELETE FROM matches")
+
     async def forget_in(self, connection, iris: list[str]) -> None:
         """These proposals left the commons: their pairs go too."""
         await connection.executemany("DELETE FROM matches WHERE need_iri = ? OR offer_iri = ?",
