@@ -151,7 +151,7 @@ async def _serving(config: NodeConfig) -> AsyncIterator[Runtime]:
         await runtime.client.start()
         tasks = [asyncio.ensure_future(job) for job in (
             runtime.inbox_worker.run(), runtime.delivery_worker.run(), _watch_other_processes(runtime),
-            expire_when_due(runtime.proposals), runtime.commons.gatherer.run(),
+            expire_when_due(runtime.proposals), runtime.commons.gatherer.run(), runtime.commons.matcher.run(),
             *(reader.run() for reader in runtime.feed_readers))]
         try:
             yield runtime

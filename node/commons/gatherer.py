@@ -1,6 +1,6 @@
 """The gatherer: reads the proposals change feed and the actors into the commons (SQLite indexes and the RDF
-store), then has the matcher rank what changed. The store records how far into the feed it has applied, so a node
-stopped between the two writes heals at start by reading the feed again from there."""
+store); what it writes waits there for the matcher to rank it. The store records how far into the feed it has
+applied, so a node stopped between the two writes heals at start by reading the feed again from there."""
 
 import asyncio
 import json
@@ -57,19 +57,27 @@ class Gatherer:
             log.info("the commons store has the proposals feed up to %s only: reading it again from there", applied)
             await proposals.set_position(self.db, FEED_READER, applied)
 
-    async def catch_up(self) -> int:
-        """Organisations first (matching reads them), then every proposal change not gathered yet."""
+    async def gather_all(self) -> int:
+        """Organisations first (matching reads them), then every proposal change not gathered yet; how many
+        proposal changes were read."""
         await self.sync_organisations()
         return await self.reader.catch_up()
 
+    async def catch_up(self) -> int:
+        """gather_all, then the ranking of what it changed (what a command or a test waits for)."""
+        read = await self.gather_all()
+        await self.matcher.rank_waiting()
+        return read
+
     async def run(self) -> None:
-        """Heal, then gather after every commit (of this process, or noticed from another) until cancelled."""
+        """Heal, then gather after every commit (of this process, or noticed from another) until cancelled; the
+        matcher ranks beside it (Matcher.run), so that a burst of arrivals is answerable before it is ranked."""
         committed = self.db.commits.subscribe()
         await self.heal()
         while True:
             committed.clear()
             try:
-                await self.catch_up()
+                await self.gather_all()
             except Exception:
                 log.exception("gathering the commons failed; retrying in %s s", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
@@ -113,12 +121,11 @@ class Gatherer:
         gone = [iri for iri, triples in graphs.items() if not triples]
         async with self.db.transaction() as connection:
             await index.drop_proposals_in(connection, gone)
-            await index.put_proposals_in(connection, indexed)
+            await index.put_proposals_in(connection, indexed)  # each to be ranked by the matcher
             await self.matcher.forget_in(connection, gone)
         if applied_change is None:
             applied_change = await proposals.position(self.db, FEED_READER)
         await self.store.replace_graphs(graphs, applied_change=applied_change)
-        await self.matcher.rank([item.iri for item in indexed])
 
     def _indexed(self, row, proposal: Proposal, owner: OrganisationFacts | None) -> IndexedProposal:
         area, location = proposal.area, proposal.location

@@ -3,7 +3,9 @@ index (areas and windows that intersect, in an R*Tree; a shared CPV division; op
 by vocab.matching; its pairs (at most PAIRS_PER_PROPOSAL, best first) replace every pair it had, from either side,
 so a need's list stays right when an offer changes. A pair found before keeps when it was first found."""
 
+import asyncio
 import json
+import logging
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -14,6 +16,11 @@ from vocab.matching import Match, Owner, Side, match, side_of
 from vocab.organisation import OrganisationFacts
 from vocab.proposal import Measure, Proposal
 
+log = logging.getLogger(__name__)
+
+BATCH = 200  # proposals ranked per transaction
+SETTLE_SECONDS = 0.05
+RETRY_SECONDS = 5.0
 PAIRS_PER_PROPOSAL = 100  # a proposal in a crowded place and trade keeps its best pairs only
 MIN_SCORE = 0.2
 OPPOSITE = {"need": "offer", "offer": "need"}
@@ -58,23 +65,48 @@ class Matcher:
         self.db = db
         self._clock = clock
 
+    async def run(self) -> None:
+        """Rank what the gatherer wrote, after every commit, until cancelled."""
+        committed = self.db.commits.subscribe()
+        while True:
+            committed.clear()
+            try:
+                await self.rank_waiting()
+            except Exception:
+                log.exception("ranking matches failed; retrying in %s s", RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            await committed.wait()
+            await asyncio.sleep(SETTLE_SECONDS)
+
+    async def rank_waiting(self) -> int:
+        """Rank every proposal the gatherer wrote since it was last ranked; how many."""
+        ranked = 0
+        while rows := await self.db.fetch_all(
+                "SELECT iri FROM commons_proposals WHERE ranked = 0 ORDER BY id LIMIT ?", (BATCH,)):
+            await self.rank([row[0] for row in rows])
+            ranked += len(rows)
+        return ranked
+
     async def rank(self, iris: list[str]) -> int:
-        """Score each of these proposals afresh against the other kind; how many pairs were written."""
+        """Score each of these proposals afresh against the other kind, and mark it ranked as it is now (a newer
+        version written meanwhile is another row, still waiting); how many pairs were written."""
         now = int(self._clock())
         moment = datetime.fromtimestamp(now, timezone.utc)
-        ranked: dict[str, list[Match]] = {}
+        ranked: dict[str, tuple[int, list[Match]]] = {}
         for iri in iris:
             row = await index.proposal(self.db, iri)
             if row is None:
                 continue
             if row["status"] != "open" or (row["ends_at"] is not None and row["ends_at"] <= now):
-                ranked[iri] = []
+                ranked[iri] = row["id"], []
                 continue
-            ranked[iri] = await self._pairs(side_from(json.loads(row["side"])), row["id"], moment, now)
+            ranked[iri] = row["id"], await self._pairs(side_from(json.loads(row["side"])), row["id"], moment, now)
         async with self.db.transaction() as connection:
-            for iri, found in ranked.items():
+            for iri, (row_id, found) in ranked.items():
                 await self._replace_in(connection, iri, found, now)
-        return sum(len(found) for found in ranked.values())
+                await connection.execute("UPDATE commons_proposals SET ranked = 1 WHERE id = ?", (row_id,))
+        return sum(len(found) for _, found in ranked.values())
 
     async def _pairs(self, side: Side, row_id: int, moment: datetime, now: int) -> list[Match]:
         extent = await self.db.fetch_one(

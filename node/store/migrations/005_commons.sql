@@ -50,9 +50,11 @@ CREATE TABLE commons_proposals (
     ends_at         INTEGER,
     latitude        REAL,                 -- the point matching and the map use
     longitude       REAL,
-    updated_at      INTEGER NOT NULL
+    updated_at      INTEGER NOT NULL,
+    ranked          INTEGER NOT NULL DEFAULT 0  -- 0 until the matcher has ranked it as it is now
 );
 CREATE INDEX commons_proposals_by_actor ON commons_proposals(actor_iri);
+CREATE INDEX commons_proposals_to_rank ON commons_proposals(id) WHERE ranked = 0;
 -- Where and when each proposal holds: its eligible area's box and its window (the whole world, or all time,
 -- when it does not say), so that candidates are found by intersection.
 CREATE VIRTUAL TABLE commons_extent USING rtree(id, min_lat, max_lat, min_lon, max_lon, starts, ends);
