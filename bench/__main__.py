@@ -11,12 +11,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import dataset, fanout, fednode, inbox, measures, needs_offers, report
+from bench import commons, dataset, fanout, fednode, inbox, measures, needs_offers, report
 from bench.processes import Processes, repository_root, wait_for_200
 
 DEFAULT_COOPS = Path("../shared/data/uk-coops-2023-q2.csv")  # relative to the repository root
-PARTS = ("http", "inbox", "fanout", "needs_offers")
-INBOX_PRESIGNED_PER_SECOND = 3000  # distinct requests signed per second of inbox load (coopnode answers up to ~1,700 per second now)
+PARTS = ("http", "inbox", "fanout", "needs_offers", "commons")
+INBOX_PRESIGNED_PER_SECOND = 10000  # distinct requests signed per second of inbox load (coopnode answered ~5,700/s in the 2026-12-06 run)
 
 
 def parts_list(value: str) -> tuple[str, ...]:
@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=2.0, help="idle seconds before reading memory")
     parser.add_argument("--only", type=parts_list, default=PARTS, metavar="PARTS",
                         help="comma-separated parts to run: http (throughput, start-up, memory; imports the co-ops), "
-                             "inbox, fanout, needs_offers (default: all)")
+                             "inbox, fanout, needs_offers, commons (default: all)")
     parser.add_argument("--inbox-rounds", type=int, default=6, help="alternating inbox rounds per server")
     parser.add_argument("--inbox-seconds", type=float, default=1.0, help="measured seconds per inbox round")
     parser.add_argument("--inbox-requests", type=int,
@@ -61,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="needs_offers: runs of one need's validation + rendering (default: %(default)s)")
     parser.add_argument("--import-rows", type=int, default=10000,
                         help="needs_offers: generated needs in the CSV import (default: %(default)s)")
+    parser.add_argument("--commons-items", type=int, default=100_000,
+                        help="commons: needs and offers posted to the node (default: %(default)s)")
+    parser.add_argument("--commons-actors", type=int,
+                        help="commons: co-ops of the national file that post (default: every one with a location)")
+    parser.add_argument("--commons-hosts", type=int, default=1000,
+                        help="commons: simulated nodes (loopback hosts) the co-ops are spread over (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
     return parser.parse_args(argv)
 
@@ -123,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         if "needs_offers" in args.only:
             results["needs_offers"] = needs_offers.measure(Path(scratch), progress, runs=args.need_runs,
                                                            rows=args.import_rows)
+        if "commons" in args.only:
+            results["commons"] = commons.measure(processes, Path(scratch), coops_path(args.coops), progress,
+                                                 items=args.commons_items, hosts=args.commons_hosts,
+                                                 actors=args.commons_actors,
+                                                 concurrency=args.concurrency)
     rows = []
     if "http" in args.only:
         node = results["node"]
@@ -134,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += report.fanout_rows(results["fanout"])
     if "needs_offers" in results:
         rows += needs_offers.report_rows(results["needs_offers"])
+    if "commons" in results:
+        rows += commons.rows(results["commons"])
     print(report.format_table(rows))
     print()
     if "http" in args.only:
@@ -166,7 +179,7 @@ def json_record(results: dict, rows: list) -> dict:
         record.update({"startup": results["startup"], "memory": results["memory"],
                        "node": {**asdict(results["node"]), "data_dir": None},
                        "endpoints": {name: endpoint.rounds for name, endpoint in results["endpoints"].items()}})
-    for part in ("inbox", "fanout", "needs_offers"):
+    for part in ("inbox", "fanout", "needs_offers", "commons"):
         if part in results:
             record[part] = asdict(results[part])
     return record
