@@ -28,6 +28,8 @@ NESTING_LIMIT = 8
 
 
 def local_name(value: str) -> str:
+    if ":" not in value:  # every namespace and CURIE prefix has one: most keys are plain terms already
+        return value
     for namespace in TERM_NAMESPACES:
         if value.startswith(namespace):
             return value[len(namespace):]
