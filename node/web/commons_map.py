@@ -286,7 +286,7 @@ STYLE = (  # inline SVG styles apply to the whole page: every rule is scoped to 
     ".commons-map .hn{fill:#fff;stroke:#1d2a22}"
     + "".join(f".commons-map .{name}{{fill:{colour}}}" for name, colour in (
         ("ho", OTHER_HUB), ("nd", NEED_COLOUR), ("of", OFFER_COLOUR),
-        *((f"h{number}", colour) for number, colour in enumerate(HUB_COLOURS))))))
+        *((f"h{number}", colour) for number, colour in enumerate(HUB_COLOURS)))))
 
 
 def shape(kind: str, x: float, y: float, size: float, css_class: str) -> str:
