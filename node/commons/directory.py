@@ -15,6 +15,8 @@ OPEN = "p.status = 'open' AND (p.ends_at IS NULL OR p.ends_at > ?)"
 STALE = "p.status = 'open' AND p.ends_at <= ?"
 ORGANISATION_COLUMNS = ("o.iri, o.name, o.actor_type, o.is_coop, o.legal_form, o.sector, o.locality, "
                         "o.local_authority, o.latitude, o.longitude, o.hubs, o.page_url, o.origin")
+# Newest first, in the order of the index commons_proposals_open read backwards (deep pages walk it alone).
+ORDER = "ORDER BY p.updated_at DESC, p.kind DESC, p.ends_at DESC, p.actor_iri DESC, p.id DESC"
 PROPOSAL_COLUMNS = "p.iri, p.actor_iri, p.kind, p.title, p.ends_at, p.latitude, p.longitude"
 
 
@@ -115,12 +117,10 @@ async def organisations(db: Database, filters: Filters, *, limit: int, offset: i
     distance, distance_parameters = ((filters.around.distance_sql(), filters.around.distance_parameters())
                                      if filters.around else ("0", []))
     rows = await db.fetch_all(
-        f"SELECT {ORGANISATION_COLUMNS}, coalesce(n.open, 0), coalesce(f.open, 0) FROM "
+        f"SELECT {ORGANISATION_COLUMNS}, coalesce(a.needs, 0), coalesce(a.offers, 0) FROM "
         f"(SELECT o.*, {distance} AS distance FROM commons_organisations o WHERE {where} "
         "ORDER BY distance, o.name COLLATE NOCASE, o.iri LIMIT ? OFFSET ?) o "
-        "LEFT JOIN commons_open_by_actor n ON n.actor_iri = o.iri AND n.kind = 'need' "
-        "LEFT JOIN commons_open_by_actor f ON f.actor_iri = o.iri AND f.kind = 'offer' "
-        "ORDER BY o.distance, o.name COLLATE NOCASE, o.iri",
+        "LEFT JOIN commons_open_by_actor a ON a.actor_iri = o.iri ORDER BY o.distance, o.name COLLATE NOCASE, o.iri",
         [*distance_parameters, *parameters, limit, offset])
     return [Organisation(
         iri=row[0], name=row[1], actor_type=row[2], is_coop=bool(row[3]), legal_form=row[4], sector=row[5],
@@ -190,9 +190,10 @@ async def open_totals(db: Database, filters: Filters, now: int) -> dict[str, int
     totals = {"need": 0, "offer": 0}
     if filters.narrows_organisations:
         where, parameters = organisation_where(filters)
-        counted = await db.fetch_all(
-            "SELECT a.kind, SUM(a.open) FROM commons_organisations o JOIN commons_open_by_actor a "
-            f"ON a.actor_iri = o.iri WHERE {where} GROUP BY a.kind", parameters)
+        needs, offers = await db.fetch_one(
+            "SELECT coalesce(SUM(a.needs), 0), coalesce(SUM(a.offers), 0) FROM commons_organisations o "
+            f"JOIN commons_open_by_actor a ON a.actor_iri = o.iri WHERE {where}", parameters)
+        counted = [("need", needs), ("offer", offers)]
         stale = await db.fetch_all(
             "SELECT p.kind, COUNT(*) FROM commons_proposals p INDEXED BY commons_proposals_by_end "
             f"JOIN commons_organisations o ON o.iri = p.actor_iri WHERE {STALE} AND {where} GROUP BY p.kind",
@@ -218,7 +219,7 @@ def open_query(filters: Filters, now: int, *, chosen: int, everything: int, want
         clauses.append("p.kind = ?")
         parameters.append(filters.kind)
     columns = f"{PROPOSAL_COLUMNS}, coalesce(o.name, ''), coalesce(o.page_url, '')"
-    order = "ORDER BY p.updated_at DESC, p.id DESC"
+    order = ORDER
     if not filters.narrows_organisations:
         return (f"SELECT {columns} FROM commons_proposals p INDEXED BY commons_proposals_open LEFT JOIN "
                 f"commons_organisations o ON o.iri = p.actor_iri WHERE {' AND '.join(clauses)} {order}", parameters)

@@ -35,11 +35,9 @@ async def places(db: Database, filters: Filters, now: int, *, limit: int) -> Pla
     (most organisations first). One grouped pass over those organisations and their open counts."""
     where, parameters = organisation_where(filters)
     rows = await db.fetch_all(
-        "SELECT o.hubs, o.locality, o.local_authority, COUNT(*), SUM(coalesce(n.open, 0)), "
-        "SUM(coalesce(f.open, 0)) FROM commons_organisations o "
-        "LEFT JOIN commons_open_by_actor n ON n.actor_iri = o.iri AND n.kind = 'need' "
-        "LEFT JOIN commons_open_by_actor f ON f.actor_iri = o.iri AND f.kind = 'offer' "
-        f"WHERE {where} GROUP BY o.hubs, o.locality, o.local_authority", parameters)
+        "SELECT o.hubs, o.locality, o.local_authority, COUNT(*), SUM(coalesce(a.needs, 0)), "
+        "SUM(coalesce(a.offers, 0)) FROM commons_organisations o "
+        f"LEFT JOIN commons_open_by_actor a ON a.actor_iri = o.iri WHERE {where} GROUP BY o.hubs, o.locality, o.local_authority", parameters)
     stale = await db.fetch_all(
         "SELECT o.hubs, o.locality, o.local_authority, p.kind, COUNT(*) FROM commons_proposals p "
         "INDEXED BY commons_proposals_by_end JOIN commons_organisations o ON o.iri = p.actor_iri "
@@ -105,52 +103,84 @@ class ProposalSpot:
     title: str = ""
 
 
-async def organisation_spots(db: Database, filters: Filters) -> list[OrganisationSpot]:
-    """The organisations the filters choose that say where they are, grouped per cell and hubs."""
+@dataclass(frozen=True)
+class Grid:
+    """The cells the map's spots are counted in: `lat` by `lon` degrees (about the size of a mark on the map)."""
+
+    lat: float
+    lon: float
+
+
+async def extent(db: Database, filters: Filters) -> tuple[float, float, float, float] | None:
+    """(south, west, north, east) around the organisations the filters choose, and around the cells of the open
+    needs and offers when they are the whole commons'; None when nothing says where it is."""
+    where, parameters = organisation_where(filters)
+    boxes = [tuple(await db.fetch_one(
+        "SELECT MIN(o.latitude), MIN(o.longitude), MAX(o.latitude), MAX(o.longitude) FROM commons_organisations o "
+        f"WHERE o.latitude IS NOT NULL AND o.longitude IS NOT NULL AND {where}", parameters))]
+    if not filters.narrows_organisations:
+        cells = await db.fetch_one("SELECT MIN(cell_lat), MIN(cell_lon), MAX(cell_lat), MAX(cell_lon) FROM "
+                                   f"commons_open_cells WHERE cell_lat != {NO_POINT}")
+        if cells[0] is not None:
+            boxes.append(tuple(value / CELLS_PER_DEGREE for value in cells))
+    boxes = [box for box in boxes if box[0] is not None]
+    if not boxes:
+        return None
+    return (min(box[0] for box in boxes), min(box[1] for box in boxes), max(box[2] for box in boxes),
+            max(box[3] for box in boxes))
+
+
+async def organisation_spots(db: Database, filters: Filters, grid: Grid) -> list[OrganisationSpot]:
+    """The organisations the filters choose that say where they are, counted per cell of the grid and hubs."""
     where, parameters = organisation_where(filters)
     rows = await db.fetch_all(
-        f"SELECT AVG(o.latitude), AVG(o.longitude), o.hubs, COUNT(*), MIN(o.name || char(0) || o.iri), "
-        "o.page_url, o.locality FROM commons_organisations o WHERE o.latitude IS NOT NULL AND "
-        f"o.longitude IS NOT NULL AND {where} GROUP BY CAST(round(o.latitude * {CELLS_PER_DEGREE}) AS INTEGER), "
-        f"CAST(round(o.longitude * {CELLS_PER_DEGREE}) AS INTEGER), o.hubs", parameters)
+        "SELECT AVG(o.latitude), AVG(o.longitude), o.hubs, COUNT(*), MIN(o.name || char(0) || o.iri), o.page_url, "
+        "o.locality FROM commons_organisations o WHERE o.latitude IS NOT NULL AND o.longitude IS NOT NULL AND "
+        f"{where} GROUP BY CAST(round(o.latitude / ?) AS INTEGER), CAST(round(o.longitude / ?) AS INTEGER), o.hubs",
+        [*parameters, grid.lat, grid.lon])
     return [OrganisationSpot(latitude, longitude, tuple(hub_list.split()), count, first.split("\0")[0], page_url,
                              Counter({locality: count} if locality else {}))
             for latitude, longitude, hub_list, count, first, page_url, locality in rows]
 
 
-async def proposal_spots(db: Database, filters: Filters, now: int, *, chosen: int,
-                         everything: int) -> list[ProposalSpot]:
-    """The open needs and offers the filters choose, where they are: one by one when there are at most
-    ONE_BY_ONE_LIMIT; otherwise counted per cell (from the triggers' cells, or, when organisations are chosen,
-    from their open counts at their own place)."""
+async def single_proposals(db: Database, filters: Filters, now: int, *, chosen: int,
+                           everything: int) -> list[ProposalSpot]:
+    """Each open need and offer the filters choose that says where it is (at most ONE_BY_ONE_LIMIT of them)."""
     if chosen == 0:
         return []
-    if chosen <= ONE_BY_ONE_LIMIT:
-        sql, parameters = open_query(filters, now, chosen=chosen, everything=everything, wanted=chosen)
-        rows = await db.fetch_all(f"{sql} LIMIT ?", [*parameters, ONE_BY_ONE_LIMIT])
-        return [ProposalSpot(row[5], row[6], row[2], 1, row[0], row[3]) for row in rows if row[5] is not None]
+    sql, parameters = open_query(filters, now, chosen=chosen, everything=everything, wanted=chosen)
+    rows = await db.fetch_all(f"{sql} LIMIT ?", [*parameters, ONE_BY_ONE_LIMIT])
+    return [ProposalSpot(row[5], row[6], row[2], 1, row[0], row[3]) for row in rows if row[5] is not None]
+
+
+async def proposal_cells(db: Database, filters: Filters, now: int, grid: Grid) -> list[ProposalSpot]:
+    """The open needs and offers the filters choose, counted per cell of the grid: from the triggers' cells for
+    the whole commons, or from the chosen organisations' open counts at their own place."""
     kinds = [filters.kind] if filters.kind else ["need", "offer"]
-    marks = ", ".join("?" * len(kinds))
     if filters.narrows_organisations:
         where, parameters = organisation_where(filters)
         rows = await db.fetch_all(
-            f"SELECT AVG(o.latitude), AVG(o.longitude), a.kind, SUM(a.open) FROM commons_organisations o "
+            "SELECT AVG(o.latitude), AVG(o.longitude), SUM(a.needs), SUM(a.offers) FROM commons_organisations o "
             f"JOIN commons_open_by_actor a ON a.actor_iri = o.iri WHERE o.latitude IS NOT NULL AND "
-            f"o.longitude IS NOT NULL AND {where} AND a.kind IN ({marks}) "
-            f"GROUP BY CAST(round(o.latitude * {CELLS_PER_DEGREE}) AS INTEGER), "
-            f"CAST(round(o.longitude * {CELLS_PER_DEGREE}) AS INTEGER), a.kind", [*parameters, *kinds])
-        return [ProposalSpot(latitude, longitude, kind, count) for latitude, longitude, kind, count in rows
-                if count > 0]
-    cells = {(kind, cell_lat, cell_lon): count for kind, cell_lat, cell_lon, count in await db.fetch_all(
-        f"SELECT kind, cell_lat, cell_lon, open FROM commons_open_cells WHERE kind IN ({marks}) "
-        f"AND cell_lat != {NO_POINT}", kinds)}
+            f"o.longitude IS NOT NULL AND {where} GROUP BY CAST(round(o.latitude / ?) AS INTEGER), "
+            "CAST(round(o.longitude / ?) AS INTEGER)", [*parameters, grid.lat, grid.lon])
+        return [ProposalSpot(latitude, longitude, kind, count) for latitude, longitude, needs, offers in rows
+                for kind, count in (("need", needs), ("offer", offers)) if kind in kinds and count > 0]
+    marks = ", ".join("?" * len(kinds))
+    step_lat, step_lon = grid.lat * CELLS_PER_DEGREE, grid.lon * CELLS_PER_DEGREE
+    cells = {(kind, row_key, column_key): [latitude, longitude, count] for kind, row_key, column_key, latitude,
+             longitude, count in await db.fetch_all(
+        "SELECT kind, CAST(round(cell_lat / ?) AS INTEGER), CAST(round(cell_lon / ?) AS INTEGER), "
+        f"SUM(open * cell_lat) * 1.0 / SUM(open) / {CELLS_PER_DEGREE}, "
+        f"SUM(open * cell_lon) * 1.0 / SUM(open) / {CELLS_PER_DEGREE}, SUM(open) FROM commons_open_cells "
+        f"WHERE kind IN ({marks}) AND cell_lat != {NO_POINT} GROUP BY 1, 2, 3", [step_lat, step_lon, *kinds])}
     stale = await db.fetch_all(
-        f"SELECT p.kind, CAST(round(p.latitude * {CELLS_PER_DEGREE}) AS INTEGER), "
-        f"CAST(round(p.longitude * {CELLS_PER_DEGREE}) AS INTEGER), COUNT(*) FROM commons_proposals p "
-        f"INDEXED BY commons_proposals_by_end WHERE {STALE} AND p.latitude IS NOT NULL GROUP BY 1, 2, 3", [now])
-    for kind, cell_lat, cell_lon, count in stale:
-        if (kind, cell_lat, cell_lon) in cells:
-            cells[(kind, cell_lat, cell_lon)] -= count
-    return [ProposalSpot(cell_lat / CELLS_PER_DEGREE, cell_lon / CELLS_PER_DEGREE, kind, count)
-            for (kind, cell_lat, cell_lon), count in cells.items() if count > 0]
-
+        f"SELECT p.kind, CAST(round(round(p.latitude * {CELLS_PER_DEGREE}) / ?) AS INTEGER), "
+        f"CAST(round(round(p.longitude * {CELLS_PER_DEGREE}) / ?) AS INTEGER), COUNT(*) FROM commons_proposals p "
+        f"INDEXED BY commons_proposals_by_end WHERE {STALE} AND p.latitude IS NOT NULL GROUP BY 1, 2, 3",
+        [step_lat, step_lon, now])
+    for kind, row_key, column_key, count in stale:
+        if (kind, row_key, column_key) in cells:
+            cells[(kind, row_key, column_key)][2] -= count
+    return [ProposalSpot(latitude, longitude, kind, count)
+            for (kind, _, _), (latitude, longitude, count) in cells.items() if count > 0]

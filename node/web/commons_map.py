@@ -15,13 +15,14 @@ MAX_MARKS = 450
 MIN_SPAN_DEGREES = 1.0  # about 110 km north to south: a town is shown with the country around it
 KM_PER_DEGREE = 111.32
 FRAME_PX = 20
+PATHS_KEPT = 32
 # Okabe and Ito's colours, told apart with any colour vision; the hubs beyond them share OTHER_HUB.
 HUB_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9")
 OTHER_HUB = "#7a7a7a"
 NO_HUB = "#ffffff"
 NEED_COLOUR = "#b2182b"
 OFFER_COLOUR = "#1b7837"
-LAYERS = ("organisation", "offer", "need")  # drawn in this order, the needs and offers over the organisations
+LAYERS = ("need", "offer", "organisation")  # drawn in this order: the organisations on top
 NOUNS = {"organisation": ("organisation", "organisations"), "need": ("open need", "open needs"),
          "offer": ("open offer", "open offers")}
 
@@ -41,6 +42,17 @@ class Outlines:
 
     rings: tuple[Ring, ...]
     bounds: tuple[float, float, float, float]
+    drawn: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # path per view, the latest
+
+    def path(self, view: "View") -> str:
+        """outline_path of this view, remembered for the PATHS_KEPT views drawn last."""
+        found = self.drawn.pop(view, None)
+        if found is None:
+            found = outline_path(self, view)
+            while len(self.drawn) >= PATHS_KEPT:
+                self.drawn.pop(next(iter(self.drawn)))
+        self.drawn[view] = found
+        return found
 
     @classmethod
     def from_geojson(cls, document: dict, *, tolerance: float = 0.005, smallest: float = 0.02) -> "Outlines":
@@ -141,6 +153,10 @@ class View:
         """(latitude, longitude) at a pixel."""
         return (self.north - y / self.height * (self.north - self.south),
                 self.west + x / self.width * (self.east - self.west))
+
+    def cell_degrees(self, pixels: float = CELL_PX) -> tuple[float, float]:
+        """(latitude, longitude) degrees that `pixels` pixels span: the cells to count points in beforehand."""
+        return ((self.north - self.south) * pixels / self.height, (self.east - self.west) * pixels / self.width)
 
     @property
     def km_per_px(self) -> float:
@@ -304,10 +320,11 @@ AreaLink = Callable[[str, float, float, float], str]  # (layer, latitude, longit
 
 
 def draw(outlines: Outlines, points: list[Point], *, title: str, description: str, hubs: list[tuple[str, str]],
-         area_link: AreaLink, width: int = WIDTH, element_id: str = "commons-map") -> Drawing:
-    """The map of these points. `hubs` are the (key, name) of the hubs that get a colour, most important first;
-    `area_link` gives the page of the points around a mark that stands for several."""
-    view = View.fitted([(point.latitude, point.longitude) for point in points], outlines.bounds, width)
+         area_link: AreaLink, view: View | None = None, element_id: str = "commons-map") -> Drawing:
+    """The map of these points, over the view given or one fitted to them. `hubs` are the (key, name) of the hubs
+    that get a colour, most important first; `area_link` gives the page of the points around a mark that stands
+    for several."""
+    view = view or View.fitted([(point.latitude, point.longitude) for point in points], outlines.bounds)
     placed = projected(points, view)
     cell = cell_size(placed)
     marks = marks_of(placed, cell)
@@ -325,19 +342,23 @@ def draw(outlines: Outlines, points: list[Point], *, title: str, description: st
         f'<title id="{title_id}">{escape(title)}</title><desc id="{description_id}">{escape(description)}</desc>'
         f"<style>{STYLE}</style>"
         f'<rect width="{view.width}" height="{view.height}" fill="#eaf2f7"/>'
-        f'<path d="{outline_path(outlines, view)}" fill="#f4f1e8" stroke="#9aa89e" stroke-width="0.8" '
+        f'<path d="{outlines.path(view)}" fill="#f4f1e8" stroke="#9aa89e" stroke-width="0.8" '
         'fill-rule="evenodd"/>' + "".join(body) + "</svg>")
     return Drawing(svg, legend, len(marks))
 
 
 def _mark_svg(mark: Mark, view: View, cell: float, classes: dict[str, str], area_link: AreaLink) -> str:
+    """One mark: an organisation's circle (with the count when it stands for several), or a need's triangle or an
+    offer's diamond, smaller and set beside the organisations of its cell (their count is in their title)."""
     x, y = mark.centre
-    size = min(3.5 + 2.0 * math.log2(mark.count), 12.0)
     if mark.layer == "organisation":
         kind, css_class = "circle", classes.get(mark.hubs.most_common(1)[0][0], "ho")
+        size = min(3.5 + 1.8 * math.log2(mark.count), 11.0)
     else:
         kind, css_class = ("triangle" if mark.layer == "need" else "diamond"), CLASSES[mark.layer]
-        x += -3.0 if mark.layer == "need" else 3.0
+        size = min(2.5 + 0.8 * math.log2(mark.count), 6.0)
+        x += (-1 if mark.layer == "need" else 1) * min(cell * 0.3, 8.0)
+        y -= min(cell * 0.25, 6.0)
     single = mark.single
     if single is not None:
         href, label = single.href, f"{NOUNS[mark.layer][0].capitalize()}: {single.name}" + (
@@ -347,7 +368,8 @@ def _mark_svg(mark: Mark, view: View, cell: float, classes: dict[str, str], area
         km = max(cell * view.km_per_px * 0.75, 1.0)
         href = area_link(mark.layer, latitude, longitude, km)
         place = mark.places.most_common(1)[0][0] if mark.places else ""
-        label = f"{mark.count} {NOUNS[mark.layer][mark.count != 1]} " + (
+        label = f"{mark.count:,} {NOUNS[mark.layer][mark.count != 1]} " + (
             f"in and around {place}" if place else f"within {km:.0f} km of {latitude:.2f}, {longitude:.2f}")
-    count = f'<text x="{x:.0f}" y="{y + 3:.0f}" aria-hidden="true">{mark.count}</text>' if mark.count > 1 else ""
+    count = (f'<text x="{x:.0f}" y="{y + 3:.0f}" aria-hidden="true">{mark.count}</text>'
+             if mark.count > 1 and mark.layer == "organisation" else "")
     return f'<a href="{escape(href)}"><title>{escape(label)}</title>{shape(kind, x, y, size, css_class)}{count}</a>'

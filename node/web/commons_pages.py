@@ -15,7 +15,7 @@ from node.commons import directory, places
 from node.commons.directory import Filters
 from node.web import pages
 from node.web.cache import Rendered
-from node.web.commons_map import Drawing, Outlines, Point, draw
+from node.web.commons_map import HUB_COLOURS, Drawing, Outlines, Point, View, draw
 from node.web.commons_query import BadFilter, CommonsQuery, commons_query
 from node.web.negotiation import HTML, Representation, choose
 from node.web.responses import CORS, error_json, rendered_json, to_response
@@ -173,17 +173,26 @@ def _ends_words(seconds: int | None) -> str:
 
 
 async def _map(node: NodeState, base_map: BaseMap, found: Found, now: int) -> Drawing:
+    """The map: its view fitted to what the filters choose first, then the organisations and the needs and offers
+    counted in cells of about a mark's size (or each one, when there are few), so that the drawing stays quick."""
     db, query, filters = node.db, found.query, found.filters
+    outlines = await base_map.outlines()
+    singles = await places.single_proposals(db, filters, now, chosen=found.chosen, everything=found.all_open) \
+        if found.chosen <= places.ONE_BY_ONE_LIMIT else []
+    box = await places.extent(db, filters)
+    corners = [(box[0], box[1]), (box[2], box[3])] if box else []
+    view = View.fitted(corners + [(spot.latitude, spot.longitude) for spot in singles], outlines.bounds)
+    grid = places.Grid(*view.cell_degrees())
     coloured = [(choice.value, choice.label) for choice in found.hubs]
-    keys = {hub for hub, _ in coloured[:6]}
+    keys = {hub for hub, _ in coloured[:len(HUB_COLOURS)]}
     points = []
-    for spot in await places.organisation_spots(db, filters):
+    for spot in await places.organisation_spots(db, filters, grid):
         hub = next((hub for hub in spot.hubs if hub in keys), "*" if spot.hubs else "")
         place = spot.localities.most_common(1)[0][0] if spot.localities else ""
         points.append(Point(spot.latitude, spot.longitude, "organisation", spot.count,
                             safe_link(spot.page_url) or "" if spot.count == 1 else "", spot.name, place, hub))
-    for spot in await places.proposal_spots(db, filters, now, chosen=found.chosen,
-                                                     everything=found.all_open):
+    cells = await places.proposal_cells(db, filters, now, grid) if found.chosen > places.ONE_BY_ONE_LIMIT else []
+    for spot in singles + cells:
         points.append(Point(spot.latitude, spot.longitude, spot.kind, spot.count, safe_link(spot.iri) or "",
                             spot.title))
 
@@ -202,9 +211,8 @@ async def _map(node: NodeState, base_map: BaseMap, found: Found, now: int) -> Dr
     description = (f"{', '.join(shown[:-1])} and {shown[-1]}, over the outlines of Great Britain and Ireland. "
                    "A mark that stands for several shows their number and links to them; the counts per place "
                    "after the map list the same places.")
-    outlines = await base_map.outlines()
-    return await asyncio.to_thread(draw, outlines, points, title="Map of the commons", description=description,
-                                   hubs=coloured, area_link=area_link)
+    return draw(outlines, points, title="Map of the commons", description=description, hubs=coloured,
+                area_link=area_link, view=view)
 
 
 def _document(node: NodeState, found: Found) -> dict:
