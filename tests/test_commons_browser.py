@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nodes import preston_hub, preston_larder, running_node
+from test_commons_pages import filled
 
 REPO = Path(__file__).resolve().parent.parent
 AXE_VERSION = "4.14.1"
@@ -78,9 +79,7 @@ async def test_the_commons_page_passes_axe_in_chromium(tmp_path):
     except ImportError:
         pytest.fail("Playwright is not installed: pip install -e '.[test]'", pytrace=False)
     async with running_node(tmp_path / "node", profiles) as node:
-        for username, kind, fields in (("preston_council", "need", MEALS), ("the_preston_larder", "offer", CATERING)):
-            await node.runtime.proposals.add(username, kind, fields)
-        await node.runtime.commons.gatherer.catch_up()
+        await filled(node, ("preston_council", "need", MEALS), ("the_preston_larder", "offer", CATERING))
         async with async_playwright() as playwright:
             context = await playwright.chromium.launch_persistent_context(
                 str(tmp_path / "chromium-profile"), executable_path=executable, headless=True, args=CHROMIUM_ARGS,

@@ -10,6 +10,8 @@ import pytest
 
 from node.commons import directory, places
 from node.commons.directory import Around, Filters
+from node.commons.gatherer import FEED_READER
+from node.store import proposals
 from nodes import eventually, follow, preston_hub, preston_larder, running_node
 
 MEALS = dict(title="School meals for 40 pupils", cpv="55524000", quantity="40", unit="meal", ends="2099-03-31")
@@ -41,10 +43,19 @@ async def node(tmp_path):
 
 
 async def filled(node, *items) -> list[str]:
-    """Publish (username, kind, fields) through the proposal service, then gather the commons."""
+    """Publish (username, kind, fields) through the proposal service; once the serving node's gatherer has read
+    them into the commons (and ranked them), their IRIs."""
     iris = [await node.runtime.proposals.add(username, kind, fields) for username, kind, fields in items]
-    await node.runtime.commons.gatherer.catch_up()
+    await gathered(node)
     return iris
+
+
+async def gathered(node) -> None:
+    """Wait until the serving node's gatherer has handled every change of the proposals feed."""
+    async def caught_up():
+        return await proposals.position(node.db, FEED_READER) >= await proposals.last_change(node.db)
+
+    await eventually(caught_up, message="the commons gathered every change")
 
 
 async def get(http, url: str, accept: str = "text/html"):
@@ -212,7 +223,7 @@ async def test_the_open_counts_kept_by_triggers_equal_a_count_of_the_proposals(n
                                     ("the_preston_larder", "offer", CATERING), ("halifax_bakers", "offer", VAN))
     await node.runtime.proposals.set_status(need, "fulfilled", username="preston_council")
     await node.runtime.proposals.withdraw(van, username="halifax_bakers")
-    await node.runtime.commons.gatherer.catch_up()
+    await gathered(node)
     counted = {tuple(row) for row in await node.db.fetch_all(
         "SELECT actor_iri, SUM(kind = 'need'), SUM(kind = 'offer') FROM commons_proposals WHERE status = 'open' "
         "GROUP BY actor_iri")}
