@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 
+import jinja2
 from aiohttp import web
 
 from node.commons import directory, places
@@ -19,7 +20,7 @@ from node.web.commons_map import HUB_COLOURS, Drawing, Outlines, Point, View, dr
 from node.web.commons_query import BadFilter, CommonsQuery, commons_query
 from node.web.negotiation import HTML, Representation, choose
 from node.web.responses import CORS, error_json, rendered_json, to_response
-from node.web.state import NodeState, state_of
+from node.web.state import NODE, NodeState, state_of
 from vocab.as2 import is_http_iri
 from vocab.profile import ONS_GEOGRAPHY
 from vocab.proposal_document import day_words
@@ -29,6 +30,7 @@ PROPOSALS_PER_PAGE = 20
 MATCHES_EACH = 2
 PLACES_SHOWN = 25
 OUTLINES = ("data", "maps", "british-isles-10m.geojson")
+TEMPLATE = "commons.html"
 JSON = Representation("json", "application/json")
 OFFERED = (("text", "html", (None,), HTML), ("application", "json", (None,), JSON))
 MAP_NOTE = "Land outlines: Made with Natural Earth (public domain)."
@@ -36,22 +38,25 @@ MAP_NOTE = "Land outlines: Made with Natural Earth (public domain)."
 
 class BaseMap:
     """The bundled land outlines, read and simplified once, off the event loop, from when the application
-    starts; the application keeps it."""
+    starts (the page's template is compiled there too, so the first visitor does not wait for either); the
+    application keeps it."""
 
     def __init__(self):
         self._loading: asyncio.Future | None = None
 
-    def start(self) -> None:
+    def start(self, templates: jinja2.Environment | None = None) -> None:
         if self._loading is None:
-            self._loading = asyncio.ensure_future(asyncio.to_thread(self._read))
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._read, templates))
 
     async def outlines(self) -> Outlines:
         self.start()
         return await asyncio.shield(self._loading)
 
     @staticmethod
-    def _read() -> Outlines:
+    def _read(templates: jinja2.Environment | None) -> Outlines:
         text = resources.files("node").joinpath(*OUTLINES).read_text(encoding="utf-8")
+        if templates is not None:
+            templates.get_template(TEMPLATE)
         return Outlines.from_geojson(json.loads(text))
 
 
@@ -62,7 +67,7 @@ def add_routes(app: web.Application) -> None:
     app[BASE_MAP] = BaseMap()
 
     async def start_loading(app: web.Application) -> None:
-        app[BASE_MAP].start()
+        app[BASE_MAP].start(app[NODE].templates)
 
     app.on_startup.append(start_loading)
     app.router.add_get("/commons", commons)
@@ -154,7 +159,7 @@ async def _render(node: NodeState, base_map: BaseMap, query: CommonsQuery,
     organisation_pages = max(1, -(-found.organisation_total // ORGANISATIONS_PER_PAGE))
     proposal_pages = max(1, -(-found.chosen // PROPOSALS_PER_PAGE))
     return pages.render_page(
-        node, "commons.html", query=query, found=found, drawing=drawing, map_note=MAP_NOTE,
+        node, TEMPLATE, query=query, found=found, drawing=drawing, map_note=MAP_NOTE,
         sectors=sectors, legal_forms=legal_forms, safe_link=safe_link, ends_words=_ends_words,
         ons_page=lambda code: ONS_GEOGRAPHY + code, hub_name=lambda iri: found.hub_names.get(iri, iri),
         organisation_pages=organisation_pages, proposal_pages=proposal_pages,
