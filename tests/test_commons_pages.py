@@ -177,7 +177,7 @@ async def test_the_json_form_lists_what_the_page_lists(node, http):
 
 @pytest.mark.parametrize("query, parameter", [
     ("kind=wish", "kind"), ("lat=91&lon=0", "lat"), ("lat=53", "lon"), ("km=0&lat=53&lon=-2", "km"),
-    ("km=abc", "km"), ("page=0", "page"), ("proposals_page=x", "proposals_page"), ("authority=Preston", "authority"),
+    ("km=abc", "km"), ("km=5", "km"), ("page=0", "page"), ("proposals_page=x", "proposals_page"), ("authority=Preston", "authority"),
     ("hub=javascript:alert(1)", "hub"), ("near=https://nowhere.example/actors/x", "near"), ("format=xml", "format"),
     ("sector=" + "x" * 201, "sector")])
 async def test_a_bad_filter_is_refused_with_its_name(node, http, query, parameter):

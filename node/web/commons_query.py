@@ -115,6 +115,8 @@ def commons_query(query: Mapping[str, str]) -> CommonsQuery:
     km = _number(given, "km", 0, MAX_KM)
     if km is not None and km <= 0:
         raise BadFilter("km", "must be more than 0")
+    if km is not None and lat is None and given["near"] is None:
+        raise BadFilter("km", "give the point too: lat and lon, or near (an organisation's IRI)")
     return CommonsQuery(
         hub=given["hub"], sector=given["sector"], legal_form=given["legal_form"], place=given["place"],
         authority=authority.upper() if authority else None, near=given["near"], lat=lat, lon=lon, km=km,
