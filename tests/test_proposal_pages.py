@@ -299,7 +299,7 @@ async def test_home_and_every_page_link_the_listing(preston_node, http, service)
     _, home = await page(http, preston_node.base_url + "/")
     assert '<a href="/proposals">1 open need and 0 open offers</a>' in home
     _, profile = await page(http, f"{preston_node.base_url}/@{LARDER}")
-    assert '<nav><a href="/proposals">Needs and offers</a></nav>' in profile
+    assert '<nav><a href="/proposals">Needs and offers</a> · <a href="/commons">The commons</a></nav>' in profile
 
 
 async def test_an_empty_listing_is_friendly(preston_node, http):

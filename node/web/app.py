@@ -5,8 +5,8 @@ from aiohttp import web
 from node import runtime
 from node.config import NodeConfig
 from node.store import actors
-from node.web import (actor_routes, client_api, inbox_routes, object_routes, pages, proposal_pages, sparql_routes,
-                      wellknown)
+from node.web import (actor_routes, client_api, commons_pages, inbox_routes, object_routes, pages, proposal_pages,
+                      sparql_routes, wellknown)
 from node.web.authorized_fetch import authorized_fetch_middleware
 from node.web.cache import RenderCache
 from node.web.state import NODE, NodeState, state_of
@@ -28,6 +28,7 @@ def create_app(config: NodeConfig) -> web.Application:
     client_api.add_routes(app)
     pages.add_routes(app)
     proposal_pages.add_routes(app)
+    commons_pages.add_routes(app)
     sparql_routes.add_routes(app)
     app.router.add_get("/ns", vocabulary)
     app.router.add_get("/healthz", health)
