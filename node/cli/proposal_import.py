@@ -12,6 +12,7 @@ from typing import Callable
 
 from node.cli.common import DELIVERED_BY_SERVER, UsageError, hosted_actor, opened_node
 from node.cli.proposal_fields import FIELDS
+from node.cli.progress import Progress
 from node.services.proposals import ProposalService
 from node.store import actors
 from node.store.database import Database
@@ -148,15 +149,13 @@ async def publish_in_batches(service: ProposalService, valid: list[tuple[int, ac
 
 
 async def import_command(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     plural = f"{args.kind}s"
     rows = read_csv(args.file, default_actor=args.actor)
     async with opened_node(args) as node:
         db = node.db
         if args.actor:
             await hosted_actor(db, args.actor)  # a wrong --actor is one error, not one per row
-        with tqdm(total=len(rows), unit="row", desc="Checking", file=sys.stderr, disable=None) as bar:
+        with Progress("Checking", "row", len(rows)) as bar:
             checked = await check_rows(node.proposals, args.kind, rows, default_actor=args.actor, progress=bar.update)
         for row_number, problem in checked.problems:
             print(f"row {row_number}: {problem.field}: {problem.reason}", file=sys.stderr)
@@ -171,8 +170,7 @@ async def import_command(args: argparse.Namespace) -> int:
             return EXIT_REFUSED
         gc.freeze()  # the checked rows live until the end: the collector need not walk them after every batch
         try:
-            with tqdm(total=len(checked.valid), unit=args.kind, desc="Publishing", file=sys.stderr,
-                      disable=None) as bar:
+            with Progress("Publishing", args.kind, len(checked.valid)) as bar:
                 iris = await publish_in_batches(node.proposals, checked.valid, progress=bar.update)
         finally:
             gc.unfreeze()

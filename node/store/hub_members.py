@@ -17,19 +17,25 @@ async def require_hub(db: Database, username: str) -> actors.LocalActor:
     if actor is None or actor.is_deleted:
         raise NotAHub(f"no actor named {username!r} on this node ('coopnode actor list' shows them)")
     if actor.profile.actor_type != HUB_TYPE:
-        raise NotAHub(f"{actor.username!r} is an {actor.profile.actor_type}, not a hub: only a Group has members "
-                      "(create one with 'coopnode actor add --type group')")
+        raise NotAHub(f"{actor.username!r} is an {actor.profile.actor_type}, not a hub: only a Group has members. "
+                      f"Make it one with 'coopnode profile edit {actor.username} --type group' (while it has "
+                      "published nothing), or create a hub with 'coopnode actor add --type group'")
     return actor
 
 
 async def add_members(db: Database, hub: str, member_iris: list[str], now: int) -> int:
     """Add actors (by IRI) to a hub's members; returns how many were new. The caller checked the hub."""
     async with db.transaction() as connection:
-        before = connection.total_changes
-        await connection.executemany(
-            "INSERT OR IGNORE INTO hub_members (hub, member_iri, added_at) VALUES (?, ?, ?)",
-            [(hub, iri, now) for iri in member_iris])
-        return connection.total_changes - before
+        return await add_members_in(connection, hub, member_iris, now)
+
+
+async def add_members_in(connection, hub: str, member_iris: list[str], now: int) -> int:
+    """add_members inside the caller's transaction (an import's batch)."""
+    before = connection.total_changes
+    await connection.executemany(
+        "INSERT OR IGNORE INTO hub_members (hub, member_iri, added_at) VALUES (?, ?, ?)",
+        [(hub, iri, now) for iri in member_iris])
+    return connection.total_changes - before
 
 
 async def remove_member(db: Database, hub: str, member_iri: str) -> bool:

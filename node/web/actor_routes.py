@@ -75,7 +75,8 @@ async def _render_actor(node: NodeState, username: str, representation: Represen
         if is_instance:
             return Rendered(b"", "text/plain", 302, {"Location": node.urls.base + "/"})
         return await pages.actor_page(node, found, node.urls.actor_urls(found.username))
-    document = actor_as2(found, node.urls, node.config, rich=representation.name in ("jsonld", "turtle"))
+    document = actor_as2(found, node.urls, node.config, public_key_pem=await actors.public_key_pem(node.db, username),
+                         rich=representation.name in ("jsonld", "turtle"))
     if representation.name == "turtle":
         return await turtle(document)
     return rendered_json(document, representation.media_type, 200, {**CORS, **ACTOR_CACHE})

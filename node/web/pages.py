@@ -69,7 +69,7 @@ async def home(request: web.Request) -> web.Response:
 async def actor_page(node: NodeState, actor: LocalActor, urls: ActorUrls) -> Rendered:
     profile = actor.profile
     published = datetime.fromtimestamp(actor.created_at, timezone.utc)
-    document = actor_document(profile, urls, actor.public_key_pem, published, rich=True)
+    document = actor_document(profile, urls, await actors.public_key_pem(node.db, actor.username), published, rich=True)
     memberships = [await _actor_link(node, iri) for iri in profile.member_of]
     members = await members_of(node, urls.id) if profile.actor_type == "Group" else []
     return render_page(
