@@ -79,16 +79,44 @@ class DirectoryEntry:
     has_cuk_identifier: bool
 
 
-async def directory(db: Database) -> list[DirectoryEntry]:
-    """Every hosted actor's name and place, for listings: no full profiles, no keys."""
+def _directory_where(text: str, hubs: bool | None) -> tuple[str, list]:
+    clauses, parameters = ["deleted_at IS NULL", "username != ?"], [INSTANCE_USERNAME]
+    if hubs is not None:
+        clauses.append("actor_type = 'Group'" if hubs else "actor_type != 'Group'")
+    for word in text.split()[:8]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append("(json_extract(profile_json, '$.name') LIKE ? ESCAPE '\\' OR username LIKE ? ESCAPE '\\' "
+                       "OR json_extract(profile_json, '$.locality') LIKE ? ESCAPE '\\' "
+                       "OR json_extract(profile_json, '$.postcode') LIKE ? ESCAPE '\\')")
+        parameters += [pattern] * 4
+    return " AND ".join(clauses), parameters
+
+
+async def directory(db: Database, *, text: str = "", hubs: bool | None = None, limit: int = -1,
+                    offset: int = 0) -> list[DirectoryEntry]:
+    """Hosted actors' names and places, by name, for listings (no full profiles, no keys): all of them, or those
+    whose name, handle, town or postcode has every word of `text`, hubs only or none (`hubs`), a page of them."""
+    where, parameters = _directory_where(text, hubs)
     rows = await db.fetch_all(
         "SELECT username, json_extract(profile_json, '$.name'), actor_type, "
         "COALESCE(json_extract(profile_json, '$.locality'), ''), "
         "json_extract(profile_json, '$.identifiers.CUK') IS NOT NULL "
-        "FROM actors WHERE deleted_at IS NULL AND username != ? ORDER BY 2 COLLATE NOCASE",
-        (INSTANCE_USERNAME,),
+        f"FROM actors WHERE {where} ORDER BY 2 COLLATE NOCASE, username LIMIT ? OFFSET ?",
+        (*parameters, limit, offset),
     )
     return [DirectoryEntry(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
+
+
+async def directory_count(db: Database, *, text: str = "", hubs: bool | None = None) -> int:
+    """How many hosted actors `directory` lists with these filters, without a page."""
+    where, parameters = _directory_where(text, hubs)
+    return await db.scalar(f"SELECT COUNT(*) FROM actors WHERE {where}", parameters)
+
+
+async def any_from_cuk(db: Database) -> bool:
+    """Whether any hosted actor comes from Co-operatives UK open data (its pages then carry the attribution)."""
+    return await db.scalar("SELECT EXISTS (SELECT 1 FROM actors WHERE deleted_at IS NULL AND "
+                           "json_extract(profile_json, '$.identifiers.CUK') IS NOT NULL)") == 1
 
 
 async def count_active(db: Database) -> dict[str, int]:
