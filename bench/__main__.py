@@ -11,11 +11,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import dataset, fanout, fednode, inbox, measures, needs_offers, report
+from bench import dataset, fanout, fednode, inbox, measures, national_import, needs_offers, report
 from bench.processes import Processes, repository_root, wait_for_200
 
 DEFAULT_COOPS = Path("../shared/data/uk-coops-2023-q2.csv")  # relative to the repository root
-PARTS = ("http", "inbox", "fanout", "needs_offers")
+PARTS = ("http", "inbox", "fanout", "needs_offers", "import")
 INBOX_PRESIGNED_PER_SECOND = 3000  # distinct requests signed per second of inbox load (coopnode answers up to ~1,700 per second now)
 
 
@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=2.0, help="idle seconds before reading memory")
     parser.add_argument("--only", type=parts_list, default=PARTS, metavar="PARTS",
                         help="comma-separated parts to run: http (throughput, start-up, memory; imports the co-ops), "
-                             "inbox, fanout, needs_offers (default: all)")
+                             "inbox, fanout, needs_offers, import (the whole national file into a fresh node; default: all)")
     parser.add_argument("--inbox-rounds", type=int, default=6, help="alternating inbox rounds per server")
     parser.add_argument("--inbox-seconds", type=float, default=1.0, help="measured seconds per inbox round")
     parser.add_argument("--inbox-requests", type=int,
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         if "needs_offers" in args.only:
             results["needs_offers"] = needs_offers.measure(Path(scratch), progress, runs=args.need_runs,
                                                            rows=args.import_rows)
+        if "import" in args.only:
+            results["import"] = national_import.measure(Path(scratch), coops_path(args.coops), processes, progress)
     rows = []
     if "http" in args.only:
         node = results["node"]
@@ -134,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += report.fanout_rows(results["fanout"])
     if "needs_offers" in results:
         rows += needs_offers.report_rows(results["needs_offers"])
+    if "import" in results:
+        rows += national_import.report_rows(results["import"])
     print(report.format_table(rows))
     print()
     if "http" in args.only:
@@ -153,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Needs and offers: absolute targets (no baseline). The import is `coopnode need import` of "
               f"{args.import_rows:,} generated Preston needs over {needs_offers.COOPS} co-ops with no followers; "
               "the in-process row times its two phases on a second fresh node.")
+    if "import" in results:
+        print("National import: the baseline is the bare csv.DictReader parse of the same file in-process; actors' "
+              "keys are made on first need (the first fetch above), so the import waits for none.")
     print(f"{time.monotonic() - started:.0f} s in all."
-          + (" Contains Co-operatives UK open data, licensed under ODC-By 1.0." if "http" in args.only else ""))
+          + (" Contains Co-operatives UK open data, licensed under ODC-By 1.0."
+             if "http" in args.only or "import" in args.only else ""))
     if args.json:
         args.json.write_text(json.dumps(json_record(results, rows), indent=2, default=str))
     return 0 if all(row.result != "FAIL" for row in rows) else 1
@@ -166,7 +174,7 @@ def json_record(results: dict, rows: list) -> dict:
         record.update({"startup": results["startup"], "memory": results["memory"],
                        "node": {**asdict(results["node"]), "data_dir": None},
                        "endpoints": {name: endpoint.rounds for name, endpoint in results["endpoints"].items()}})
-    for part in ("inbox", "fanout", "needs_offers"):
+    for part in ("inbox", "fanout", "needs_offers", "import"):
         if part in results:
             record[part] = asdict(results[part])
     return record
