@@ -44,7 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=2.0, help="idle seconds before reading memory")
     parser.add_argument("--only", type=parts_list, default=PARTS, metavar="PARTS",
                         help="comma-separated parts to run: http (throughput, start-up, memory; imports the co-ops), "
-                             "inbox, fanout, needs_offers, import (the whole national file into a fresh node; default: all)")
+                             "inbox, fanout, needs_offers, import (the whole national file into a fresh node); "
+                             "default: all")
     parser.add_argument("--inbox-rounds", type=int, default=6, help="alternating inbox rounds per server")
     parser.add_argument("--inbox-seconds", type=float, default=1.0, help="measured seconds per inbox round")
     parser.add_argument("--inbox-requests", type=int,
@@ -77,7 +78,7 @@ def coops_path(option: Path) -> Path:
 
 
 def measure(args: argparse.Namespace, scratch: Path, processes: Processes) -> dict:
-    progress(f"building a node with {args.count} co-ops (RSA keys: about 30 s per 1,000)")
+    progress(f"building a node with {args.count} co-ops (keys are made on first need: seconds)")
     node = dataset.build(scratch, coops_path(args.coops), args.count)
     progress(f"{node.hosted} co-ops hosted, {node.rejected} rows rejected, in {node.import_seconds:.0f} s; "
              f"benchmark actor: {node.username}")

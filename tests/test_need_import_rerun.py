@@ -21,8 +21,8 @@ WITHOUT_REFS = (
 )
 
 
-def creates_and_updates(data) -> tuple[int, int]:
-    rows = query(data, "SELECT type, COUNT(*) FROM outbox GROUP BY type")
+def creates_and_updates(directory) -> tuple[int, int]:
+    rows = query(directory, "SELECT type, COUNT(*) FROM outbox GROUP BY type")
     return dict(rows).get("Create", 0), dict(rows).get("Update", 0)
 
 

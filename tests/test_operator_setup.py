@@ -111,7 +111,8 @@ def test_a_bad_flag_on_a_subcommand_shows_that_subcommands_usage(data, capsys):
         main(["--data", str(data), "profile", "edit", "preston", "--type", "group", "--colour", "red"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2
-    assert "usage: coopnode profile edit" in err and "coopnode profile edit: error: unrecognized arguments: --colour red" in err
+    assert "usage: coopnode profile edit" in err
+    assert "coopnode profile edit: error: unrecognized arguments: --colour red" in err
 
 
 def test_a_port_that_is_not_a_number_says_so_in_words(data, capsys):

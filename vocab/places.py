@@ -27,7 +27,8 @@ class DistrictCentre:
 
 @functools.cache
 def _local_authorities() -> dict[str, str]:
-    return {row["code"]: row["name"] for row in csv.DictReader(io.StringIO(bundled_text("data", "local-authorities.csv")))}
+    reader = csv.DictReader(io.StringIO(bundled_text("data", "local-authorities.csv")))
+    return {row["code"]: row["name"] for row in reader}
 
 
 @functools.cache

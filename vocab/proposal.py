@@ -139,7 +139,8 @@ def to_fields(p: Proposal) -> dict:
     """The loose fields that `build` turns back into the same proposal."""
     values = {
         "title": p.title, "description": p.description, "cpv": list(p.classifications), "action": p.action,
-        "quantity": _decimal_or_none(p.quantity), "unit": (p.quantity.counted or p.quantity.unit) if p.quantity else None,
+        "quantity": _decimal_or_none(p.quantity),
+        "unit": (p.quantity.counted or p.quantity.unit) if p.quantity else None,
         "available": _decimal_or_none(p.available), "minimum": _decimal_or_none(p.minimum),
         "unit_based": p.unit_based, "starts": iso(p.starts) if p.starts else None,
         "ends": iso(p.ends) if p.ends else None, "due": iso(p.due) if p.due else None,

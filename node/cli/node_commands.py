@@ -105,8 +105,9 @@ async def profile_show(args: argparse.Namespace) -> int:
             return 0
         if args.format in ("activity", "turtle"):
             published = datetime.fromtimestamp(actor.created_at, timezone.utc)
-            document = actor_document(actor.profile, urls.actor_urls(actor.username), await actors.public_key_pem(db, actor.username),
-                                      published, rich=args.format == "turtle")
+            key = await actors.public_key_pem(db, actor.username)
+            document = actor_document(actor.profile, urls.actor_urls(actor.username), key, published,
+                                      rich=args.format == "turtle")
             if args.format == "turtle":
                 from vocab.graph import to_turtle
 

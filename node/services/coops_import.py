@@ -221,7 +221,7 @@ def _parse(number: int, row: dict, member_of: list[str], report: ImportReport) -
 async def _store_batch(db: Database, coops: list[CoopRow], report: ImportReport, taken: set[str],
                        hubs: list[str], actor_iri: Callable[[str], str]) -> None:
     """One transaction per batch: the new actors, the changed profiles and the hub memberships together."""
-    existing = await actors.imported(db, [coop.external_id for coop in coops])
+    existing = await actors.imported(db, [coop.external_id for coop in coops])  # one query for the batch
     new, changed, hosted = [], [], []
     for coop in coops:
         before = existing.get(coop.external_id)

@@ -77,7 +77,8 @@ async def actor_page(node: NodeState, actor: LocalActor, urls: ActorUrls, query:
     """An actor's profile page; a hub's also lists its members and what it re-shares, a page at a time."""
     profile = actor.profile
     published = datetime.fromtimestamp(actor.created_at, timezone.utc)
-    document = actor_document(profile, urls, await actors.public_key_pem(node.db, actor.username), published, rich=True)
+    key = await actors.public_key_pem(node.db, actor.username)
+    document = actor_document(profile, urls, key, published, rich=True)
     memberships = [await actor_link(node, iri) for iri in profile.member_of]
     is_hub = profile.actor_type == "Group"
     path = node.urls.profile_page(actor.username)
