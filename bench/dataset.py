@@ -35,7 +35,7 @@ def coopnode(data_dir: Path, *arguments: str, timeout: float) -> subprocess.Comp
 
 
 def build(parent: Path, coops_csv: Path, count: int) -> BenchNode:
-    """init + import (RSA keys make this the slow part, ~30 s for 1,000); fails loudly on anything unexpected."""
+    """init + import (seconds: actors get their RSA keys on first need); fails loudly on anything unexpected."""
     data_dir, port = parent / "node", free_port()
     created = coopnode(data_dir, "init", "--domain", f"{LOOPBACK}:{port}", "--username", HUB,
                        "--name", "Preston Co-operative Commons", "--type", "group", "--dev", timeout=60)

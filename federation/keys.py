@@ -1,7 +1,13 @@
 """Actors' RSA key pairs: generation, PEM encoding (SubjectPublicKeyInfo, as Mastodon expects), and the `keys` table,
-which this module alone writes. A key's owner is an actor's local name; the application says what its id is."""
+which this module alone writes. A key's owner is an actor's local name; the application says what its id is.
+
+An owner may be created without a key (a national import makes thousands at once, and an RSA-2048 key takes
+50-80 ms to generate): `current_key_pair` is the one way to read a key, and it makes the owner's key on first
+need, so no actor is ever served or signs without one."""
 
 import asyncio
+import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,11 +69,39 @@ async def insert_unless_keyed_in(connection, owner: str, key_pair: KeyPair, now:
         (owner, KEY_FRAGMENT, key_pair.private_pem, key_pair.public_pem, now, owner))
 
 
+async def current_key_pair(db: Storage, owner: str) -> KeyPair:
+    """The owner's current key pair, generated now when it has none yet. Generation runs off the event loop and
+    outside any lock; the insert runs in a write transaction (the database's lock, across processes too) and
+    keeps a key only when the owner still has none, so concurrent first readers all end with the same key.
+    NoKey when no such owner exists."""
+    owner = owner.lower()
+    found = await _stored(db, owner)
+    if found is None:
+        key_pair = await asyncio.to_thread(generate_key_pair)
+        try:
+            async with db.transaction() as connection:
+                await insert_unless_keyed_in(connection, owner, key_pair, int(time.time()))
+        except sqlite3.IntegrityError:  # the owner is not an actor
+            raise NoKey(f"no key for actor {owner!r}") from None
+        found = await _stored(db, owner)
+        if found is None:
+            raise NoKey(f"no key for actor {owner!r}")
+    return found
+
+
+async def _stored(db: Storage, owner: str) -> KeyPair | None:
+    row = await db.fetch_one(
+        "SELECT private_pem, public_pem FROM keys WHERE username = ? AND retired_at IS NULL ORDER BY id LIMIT 1",
+        (owner,))
+    return None if row is None else KeyPair(private_pem=row[0], public_pem=row[1])
+
+
 async def private_key_pem(db: Storage, owner: str) -> str:
-    pem = await db.scalar("SELECT private_pem FROM keys WHERE username = ? AND retired_at IS NULL", (owner.lower(),))
-    if pem is None:
-        raise NoKey(f"no key for actor {owner!r}")
-    return pem
+    return (await current_key_pair(db, owner)).private_pem
+
+
+async def public_key_pem(db: Storage, owner: str) -> str:
+    return (await current_key_pair(db, owner)).public_pem
 
 
 class Signers:

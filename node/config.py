@@ -72,6 +72,12 @@ def normalise_domain(domain: str) -> str:
     return domain.strip().lower().rstrip(".")
 
 
+def domain_port(domain: str) -> int | None:
+    """The port a HOST:PORT domain names (None for a bare host name, or a domain that is not valid)."""
+    match = DOMAIN_PATTERN.match(domain)
+    return int(match.group("port")) if match and match.group("port") else None
+
+
 def validate(config: NodeConfig) -> None:
     match = DOMAIN_PATTERN.match(config.domain)
     if not match:
@@ -189,13 +195,17 @@ def _table(raw: dict, name: str, source: str) -> dict:
     return table
 
 
+TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string in quotes", bool: "a boolean (true or false)"}
+
+
 def _typed(table: dict, key: str, kind: type | tuple[type, ...], source: str, default=None):
     if key not in table:
         return default
     value = table[key]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        raise ConfigError(f"{source}: {key} must be a {' or '.join(k.__name__ for k in kinds)}, not {value!r}")
+        raise ConfigError(f"{source}: {key} must be {' or '.join(TYPE_WORDS.get(k, k.__name__) for k in kinds)}, "
+                          f"not {value!r}")
     return value
 
 
@@ -243,6 +253,7 @@ def write_new(config: NodeConfig) -> Path:
     path = config.data_dir / CONFIG_FILENAME
     if path.exists():
         raise ConfigError(f"{path} already exists: refusing to overwrite an existing node")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)  # it will hold every actor's private key
     path.write_text(render_toml(config), encoding="utf-8")
     return path

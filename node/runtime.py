@@ -17,22 +17,23 @@ from federation.delivery import DeliveryWorker
 from federation.inbox import InboxContext, InboxWorker, storing
 from federation.policy import PolicyView
 from node.commons.core import Commons
-from node.config import NodeConfig
+from node.config import DATABASE_FILENAME, NodeConfig
 from node.services import hubs as hub_service
 from node.services.feed_reader import FeedReader
 from node.services.hubs import Hubs
 from node.services.inbound import InboundHandler
 from node.services.proposals import ProposalService, expire_when_due
 from node.services.publisher import Publisher
-from node.store import actors, follows
-from node.store.data_dir import is_served, serve_lock
-from node.store.database import Database
+from node.store import actors, follows, node_identity
+from node.store.data_dir import is_served, looser_than_private, serve_lock
+from node.store.database import Database, DatabaseError
 from node.urls import Urls
 from vocab.cpv import CpvList
 
 log = logging.getLogger(__name__)
 
 CHANGE_CHECK_SECONDS = 1.0
+PRIVATE_FILES = tuple(DATABASE_FILENAME + suffix for suffix in ("", "-wal", "-shm"))  # every actor's private key
 
 
 def software_version() -> str:
@@ -120,6 +121,7 @@ async def opened(config: NodeConfig) -> AsyncIterator[Runtime]:
     feed readers catch up (a hub re-shares what the command published), unless a serving node does that."""
     db = await Database.open(config.database_path)
     try:
+        await node_identity.check_domain(db, config.domain)
         runtime = build(config, db)
         try:
             yield runtime
@@ -130,6 +132,22 @@ async def opened(config: NodeConfig) -> AsyncIterator[Runtime]:
             await runtime.client.close()
     finally:
         await db.close()
+
+
+async def check_servable(config: NodeConfig) -> list[str]:
+    """What `serve` checks before it says it serves: the database opens, can be written and belongs to this
+    domain (DatabaseError or DomainChanged otherwise). Returns warnings: paths others may read."""
+    db = await Database.open(config.database_path)
+    try:
+        if db.read_only:
+            raise DatabaseError(
+                f"{config.database_path} cannot be written by this user, and a serving node writes to it (its inbox, "
+                f"deliveries, expiry): make {config.data_dir} and its files writable by the user running coopnode, "
+                "or run it as the data directory's owner")
+        await node_identity.check_domain(db, config.domain)
+    finally:
+        await db.close()
+    return looser_than_private(config.data_dir, PRIVATE_FILES)
 
 
 @asynccontextmanager
@@ -146,6 +164,7 @@ async def serving(config: NodeConfig) -> AsyncIterator[Runtime]:
 async def _serving(config: NodeConfig) -> AsyncIterator[Runtime]:
     db = await Database.open(config.database_path)
     try:
+        await node_identity.check_domain(db, config.domain)
         await actors.ensure_instance_actor(db, config.node_name)
         runtime = build(config, db, signing_process=usable_cores() > 1)
         await runtime.client.start()

@@ -13,15 +13,15 @@ async def test_create_stores_profile_and_a_key(db):
     created = await actors.create(db, preston_larder(), external_id="CUK:R024776", now=1000)
     assert created.profile == preston_larder()
     assert created.created_at == 1000 and not created.is_deleted
-    assert created.public_key_pem.startswith("-----BEGIN PUBLIC KEY-----")
+    assert (await actors.public_key_pem(db, "the_preston_larder")).startswith("-----BEGIN PUBLIC KEY-----")
     assert (await keys.private_key_pem(db, "the_preston_larder")).startswith("-----BEGIN PRIVATE KEY-----")
     assert await actors.username_for_external_id(db, "CUK:R024776") == "the_preston_larder"
 
 
 async def test_each_actor_has_its_own_key(db):
-    first = await actors.create(db, preston_larder())
-    second = await actors.create(db, preston_hub())
-    assert first.public_key_pem != second.public_key_pem
+    await actors.create(db, preston_larder())
+    await actors.create(db, preston_hub())
+    assert await actors.public_key_pem(db, "the_preston_larder") != await actors.public_key_pem(db, "preston")
 
 
 async def test_invalid_profile_writes_nothing(db):
@@ -44,8 +44,6 @@ async def test_update_profile(db):
     await actors.create(db, preston_larder())
     updated = await actors.update_profile(db, preston_larder(website="https://larder.example"), now=2000)
     assert updated.profile.website == "https://larder.example" and updated.updated_at == 2000
-    with pytest.raises(ProfileError, match="actor_type"):
-        await actors.update_profile(db, preston_larder(actor_type="Group"))
     with pytest.raises(ProfileError):
         await actors.update_profile(db, preston_larder(postcode="nowhere"))
     assert (await actors.get(db, "the_preston_larder")).profile.website == "https://larder.example"
@@ -67,8 +65,9 @@ async def test_remove_marks_deleted_and_hides_from_lists(db):
 
 async def test_instance_actor_is_created_once_and_not_listed(db):
     first = await actors.ensure_instance_actor(db, "Node")
+    key = await actors.public_key_pem(db, actors.INSTANCE_USERNAME)
     second = await actors.ensure_instance_actor(db, "Node")
-    assert first.public_key_pem == second.public_key_pem
+    assert await actors.public_key_pem(db, actors.INSTANCE_USERNAME) == key and second == first
     assert first.profile.actor_type == "Application"
     assert await actors.list_active(db) == []
     assert await actors.count_active(db) == {}
@@ -96,3 +95,43 @@ async def test_the_instance_actor_cannot_be_removed(db):
     await actors.ensure_instance_actor(db, "Node")
     with pytest.raises(actors.ActorNotFound, match="instance actor"):
         await actors.remove(db, actors.INSTANCE_USERNAME)
+
+
+async def test_an_actor_made_without_a_key_gets_one_on_first_need_and_keeps_it(db):
+    async with db.transaction() as connection:
+        await actors.create_many_in(connection, [(preston_larder(), "CUK:R024776")], 1000)
+    assert await db.scalar("SELECT COUNT(*) FROM keys") == 0
+    public = await actors.public_key_pem(db, "the_preston_larder")
+    assert public.startswith("-----BEGIN PUBLIC KEY-----")
+    assert keys.public_pem_of(await keys.private_key_pem(db, "the_preston_larder")) == public
+    assert await actors.public_key_pem(db, "The_Preston_Larder") == public
+    assert await db.scalar("SELECT COUNT(*) FROM keys") == 1
+
+
+async def test_concurrent_first_readers_of_a_key_all_get_the_one_kept(db):
+    import asyncio
+
+    async with db.transaction() as connection:
+        await actors.create_many_in(connection, [(preston_larder(), "CUK:R024776")], 1000)
+    found = await asyncio.gather(*(actors.public_key_pem(db, "the_preston_larder") for _ in range(4)),
+                                 keys.private_key_pem(db, "the_preston_larder"))
+    assert len(set(found[:4])) == 1 and keys.public_pem_of(found[4]) == found[0]
+    assert await db.scalar("SELECT COUNT(*) FROM keys WHERE retired_at IS NULL") == 1
+
+
+async def test_no_key_is_made_for_an_owner_that_is_not_an_actor(db):
+    with pytest.raises(keys.NoKey):
+        await keys.private_key_pem(db, "nobody")
+    assert await db.scalar("SELECT COUNT(*) FROM keys") == 0
+
+
+async def test_type_changes_only_while_nothing_is_published_or_followed(db):
+    await actors.create(db, preston_larder())
+    changed = await actors.update_profile(db, preston_larder(actor_type="Group"))
+    assert changed.profile.actor_type == "Group"
+    assert await db.scalar("SELECT actor_type FROM actors WHERE username = 'the_preston_larder'") == "Group"
+    await db.write("INSERT INTO followers (username, actor_iri, state, created_at) "
+                   "VALUES ('the_preston_larder', 'https://social.example/users/ann', 'accepted', 0)")
+    with pytest.raises(ProfileError, match="1 follower.*type they first saw"):
+        await actors.update_profile(db, preston_larder(actor_type="Organization"))
+    assert (await actors.get(db, "the_preston_larder")).profile.actor_type == "Group"

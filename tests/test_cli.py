@@ -177,7 +177,7 @@ def test_missing_data_directory(tmp_path, capsys):
 def test_bad_config_file(data, capsys):
     (data / "node.toml").write_text("[node]\ndomain = 42\n")
     code, _, err = run(capsys, "--data", data, "actor", "list")
-    assert code == 1 and "domain must be a str" in err
+    assert code == 1 and "domain must be a string in quotes" in err
 
 
 def test_bad_flag_is_a_usage_error(capsys):

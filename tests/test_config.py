@@ -152,7 +152,7 @@ def test_port_true_is_not_taken_for_port_one(tmp_path):
 
 def test_domain_of_the_wrong_type_is_refused(tmp_path):
     message = config_error(tmp_path, "[node]\ndomain = 42\n")
-    assert "domain must be a str" in message
+    assert "domain must be a string in quotes" in message
 
 
 # Domain, scheme and port validation

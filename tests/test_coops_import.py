@@ -93,6 +93,7 @@ async def test_rerun_updates_changed_rows_and_keeps_operator_edits(db, tmp_path)
     await import_coops(db, write_csv(tmp_path / "a.csv", header, rows[:3]))
     username = (await actors.list_active(db))[0].username
     actor = await actors.get(db, username)
+    key = await actors.public_key_pem(db, username)
     from dataclasses import replace
     await actors.update_profile(db, replace(actor.profile, summary="Edited by the operator", icon_url="https://x.example/logo.png"))
     changed = [dict(row) for row in rows[:3]]
@@ -104,7 +105,7 @@ async def test_rerun_updates_changed_rows_and_keeps_operator_edits(db, tmp_path)
     assert updated.profile.website == "https://new.example"
     assert updated.profile.summary == "Edited by the operator"
     assert updated.profile.icon_url == "https://x.example/logo.png"
-    assert updated.public_key_pem == actor.public_key_pem  # the key survives the update
+    assert await actors.public_key_pem(db, username) == key  # the key survives the update
 
 
 async def test_bad_rows_are_reported_by_number_and_the_rest_imports(db, tmp_path):

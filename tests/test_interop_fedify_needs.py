@@ -103,7 +103,7 @@ async def test_fedify_parses_our_need_as_a_proposal_whose_content_carries_it(pai
     assert note["attributedTo"] == pair.node.actor_iri(COOP)
     content = text_of(note["content"])
     assert fields["title"] in content
-    assert "How much: 40 items, every day" in content
+    assert "How much: 40 meals, every day" in content
     assert f"until {day_as_written(ends)}" in content
     assert "£3.20 (per meal, invoiced monthly)" in content
     for hashtag in ("#SchoolCateringServices", "#CateringServices", "#CoopNeeds", "#SchoolFood"):
@@ -134,7 +134,7 @@ async def test_fedify_gets_an_update_when_a_need_changes(pair):
 
     update = await assert_fedify_accepted(pair, update_id, FEDIFY_CAVAGE)
     assert update["type"] == "Update" and update["object"]["id"] == iri and update["object"]["type"] == "Proposal"
-    assert "How much: 60 items, every day" in text_of(update["object"]["content"])
+    assert "How much: 60 meals, every day" in text_of(update["object"]["content"])
     assert update["object"]["details"]["updated"] is not None
 
 

@@ -31,6 +31,9 @@ UNITS = {
     "month": ("month", "months"),
     "kilowattHour": ("kWh", "kWh"),
 }
+# Things counted (unit "one") that people name: the word is kept with the count ("1200 meals", not "1200 items"),
+# shown, published as the Measure's name and read back from peers that send it. Singular -> plural.
+COUNTED = {"meal": "meals", "portion": "portions", "box": "boxes", "copy": "copies", "visit": "visits"}
 # Currencies as the Wikidata items ValueFlows' own examples use for a reciprocal's resourceConformsTo.
 CURRENCIES = {
     "GBP": ("http://www.wikidata.org/entity/Q25224", "£"),
@@ -47,9 +50,10 @@ class ProposalError(FieldErrors):
 class Measure:
     value: Decimal
     unit: str  # an OM 2.0 local name, a key of UNITS
+    counted: str = ""  # with unit "one": what is counted, a key of COUNTED ("meal"), when the author named it
 
     def label(self) -> str:
-        singular, plural = UNITS[self.unit]
+        singular, plural = (self.counted, COUNTED[self.counted]) if self.counted in COUNTED else UNITS[self.unit]
         return f"{decimal_text(self.value)} {singular if self.value == 1 else plural}"
 
 
@@ -135,7 +139,8 @@ def to_fields(p: Proposal) -> dict:
     """The loose fields that `build` turns back into the same proposal."""
     values = {
         "title": p.title, "description": p.description, "cpv": list(p.classifications), "action": p.action,
-        "quantity": _decimal_or_none(p.quantity), "unit": p.quantity.unit if p.quantity else None,
+        "quantity": _decimal_or_none(p.quantity),
+        "unit": (p.quantity.counted or p.quantity.unit) if p.quantity else None,
         "available": _decimal_or_none(p.available), "minimum": _decimal_or_none(p.minimum),
         "unit_based": p.unit_based, "starts": iso(p.starts) if p.starts else None,
         "ends": iso(p.ends) if p.ends else None, "due": iso(p.due) if p.due else None,

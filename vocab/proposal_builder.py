@@ -11,6 +11,7 @@ from vocab.cpv import CPV_NAMESPACE, CpvList
 from vocab.profile import FieldProblem
 from vocab.proposal import (
     ACTIONS,
+    COUNTED,
     CURRENCIES,
     FIELDS,
     KINDS,
@@ -38,7 +39,9 @@ UNIT_ALIASES = {
     "t": "tonne", "tonnes": "tonne", "l": "litre", "litres": "litre", "liter": "litre", "ml": "millilitre",
     "m3": "cubicMetre", "m": "metre", "metres": "metre", "km": "kilometre", "m2": "squareMetre",
     "h": "hour", "hours": "hour", "days": "day", "weeks": "week", "months": "month", "kwh": "kilowattHour",
+    **{word: "one" for singular, plural in COUNTED.items() for word in (singular, plural)},
 }
+COUNTED_SINGULAR = {word: singular for singular, plural in COUNTED.items() for word in (singular, plural)}
 DURATION = r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?"
 RECURRENCE_PATTERN = re.compile(rf"^R\d*/(({DURATION})|([0-9T:+\-Z.]+/{DURATION}))$")
 
@@ -178,7 +181,9 @@ class _Builder:
             return None
         unit = value if value in UNITS else UNIT_ALIASES.get(value.lower())
         if unit is None:
-            self.problem("unit", f"{value!r} is not a known unit; use one of {', '.join(UNITS)}")
+            self.problem("unit", f"{value!r} is not a known unit; use one of {', '.join(UNITS)}, or for things "
+                                 f"counted: item, {', '.join(COUNTED)}")
+        self.counted = COUNTED_SINGULAR.get(value.lower(), "")
         return unit
 
     def decimal(self, name: str, *, allow_zero: bool = False) -> Decimal | None:
@@ -205,7 +210,7 @@ class _Builder:
         value = self.decimal(name)
         if value is None:
             return None
-        return Measure(value, unit or "one")
+        return Measure(value, unit or "one", getattr(self, "counted", "") if (unit or "one") == "one" else "")
 
     def boolean(self, name: str) -> bool:
         value = self.raw(name)
@@ -280,11 +285,14 @@ class _Builder:
         if latitude is None or longitude is None:
             missing = "area_latitude" if latitude is None else "area_longitude"
             if missing not in {problem.field for problem in self.problems}:
-                self.problem(missing, "the area's centre is required (the actor's location when it has one)")
+                self.problem(missing, "the area's centre is required: give area_latitude and area_longitude "
+                                      "(--area-latitude, --area-longitude), or give the actor a location to default "
+                                      "to (profile edit --latitude --longitude, or a UK --postcode)")
             return None
         if radius is None:
             if "radius_km" not in {problem.field for problem in self.problems}:
-                self.problem("radius_km", "the area's radius is required")
+                self.problem("radius_km", "the area's radius is required (radius_km, in km; the CLI's "
+                                          "default is 30)")
             return None
         if radius > MAX_RADIUS_KM:
             self.problem("radius_km", f"at most {MAX_RADIUS_KM} km")

@@ -8,7 +8,7 @@ from typing import Callable
 from vocab.context import AS2_PUBLIC, document_context
 from vocab.cpv import CPV_NAMESPACE, CpvList
 from vocab.profile import summary_html
-from vocab.proposal import CURRENCIES, KIND_TAGS, Measure, Proposal, decimal_text, iso
+from vocab.proposal import COUNTED, CURRENCIES, KIND_TAGS, Measure, Proposal, decimal_text, iso
 
 STATUS_WORDS = {"fulfilled": "fulfilled", "expired": "closed: its end date passed"}
 RECURRENCE_WORDS = {"P1D": "every day", "P1W": "every week", "P2W": "every two weeks", "P1M": "every month",
@@ -133,7 +133,12 @@ def _reciprocal_intent(proposal: Proposal, iri: str, actor: str) -> dict:
 
 
 def _measure(measure: Measure, iri: str) -> dict:
-    return {"id": iri, "type": "Measure", "hasNumericalValue": decimal_text(measure.value), "hasUnit": measure.unit}
+    """An OM 2.0 measure; a count of named things also carries their name (`"name": "meals"`), which our
+    peers read back and others may show."""
+    document = {"id": iri, "type": "Measure", "hasNumericalValue": decimal_text(measure.value), "hasUnit": measure.unit}
+    if measure.counted in COUNTED:
+        document["name"] = COUNTED[measure.counted]
+    return document
 
 
 def _drop_empty(values: dict) -> dict:
@@ -247,7 +252,7 @@ def schema_org(proposal: Proposal, publication: Publication, cpv: CpvList) -> di
         document["availabilityEnds"] = document["validThrough"] = iso(proposal.ends)
     if proposal.quantity:
         document["eligibleQuantity"] = {"@type": "QuantitativeValue",
-                                        "value": float(proposal.quantity.value), "unitText": proposal.quantity.unit}
+                                        "value": float(proposal.quantity.value), "unitText": proposal.quantity.counted or proposal.quantity.unit}
     if proposal.area:
         document["eligibleRegion"] = {
             "@type": "GeoCircle",

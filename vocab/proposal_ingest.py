@@ -9,7 +9,7 @@ from vocab.as2 import types_of
 from vocab.cpv import CpvList
 from vocab.profile import FieldProblem
 from vocab.proposal import CURRENCIES, KIND_TAGS, PURPOSE_KIND, Proposal, ProposalError
-from vocab.proposal_builder import build
+from vocab.proposal_builder import COUNTED_SINGULAR, build
 
 # Namespaces (and CURIE prefixes) whose terms we read by their local name: VF 1.0, older VF, OM 2.0.
 TERM_NAMESPACES = (
@@ -96,7 +96,10 @@ def read(document: dict, cpv: CpvList, *, now: datetime | None = None) -> tuple[
         measure = _first_dict(intent.get(key))
         if measure is not None:
             fields[name] = measure.get("hasNumericalValue")
-            unit = unit or measure.get("hasUnit")
+            named = measure.get("name")  # a count of named things: "meals" (ours, vocab.proposal_document)
+            counted = named if measure.get("hasUnit") in ("one", None) and isinstance(named, str) \
+                and named.lower() in COUNTED_SINGULAR else None
+            unit = unit or counted or measure.get("hasUnit")
     fields["unit"] = unit
     fields.update(_area(normal.get("eligibleLocation")))
     fields.update(_place(normal.get("location")))

@@ -12,7 +12,7 @@ from node import config as node_config, runtime
 from node.runtime import Runtime
 from node.services.coops_import import CoopFileError
 from node.services.publisher import InvalidPost
-from node.store import actors
+from node.store import actors, node_identity
 from node.store.data_dir import AlreadyServing
 from node.store.database import Database, DatabaseError
 from node.urls import Urls
@@ -28,7 +28,7 @@ class UsageError(Exception):
 
 USER_ERRORS = (
     UsageError, node_config.ConfigError, ProfileError, actors.ActorNotFound, DatabaseError, CoopFileError,
-    InvalidPost, AlreadyServing, NoKey,
+    InvalidPost, AlreadyServing, NoKey, node_identity.DomainChanged,
 )
 
 

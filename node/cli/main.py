@@ -6,12 +6,16 @@ import os
 import sys
 from pathlib import Path
 
+from node import runtime
 from node.cli import (federation_commands, hub_commands, moderation_commands, node_commands, proposal_commands,
                       token_commands)
 from node.cli.common import USER_ERRORS
 from node.cli.profile_options import add_profile_options
 
 EXIT_USER_ERROR = 1
+TYPE_HELP = ("organization (a co-op or an anchor institution; default) or group (a city or network hub, which "
+             "re-shares its members' needs and offers); 'profile edit --type' changes it until the actor has "
+             "published something or has followers")
 EXIT_USAGE = 2
 
 
@@ -26,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A federated node for co-operatives and cities: profiles, needs and offers as linked data "
                     "over ActivityPub.",
     )
+    parser.add_argument("--version", action="version", version=f"coopnode {runtime.software_version()}")
     commands_parsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands_parsers.add_parser(
@@ -34,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "node with a Preston hub and real Preston co-ops.",
     )
     serve.add_argument("--host", help="address to listen on (default from node.toml, else 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default from node.toml, else 8080)")
+    serve.add_argument("--port", type=_port, help="port to listen on (default from node.toml, else 8080)")
     serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate: terminate TLS here")
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key for --tls-cert")
     serve.add_argument("--dev", action="store_true", default=None,
@@ -48,15 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--domain", required=True, help="public host name (HOST or HOST:PORT for local testing)")
     init.add_argument("--username", required=True, help="the first actor's handle, e.g. preston_food")
     init.add_argument("--name", required=True, help="the first actor's display name")
-    init.add_argument("--type", dest="actor_type", type=_actor_type, default="Organization",
-                      help="organization (a co-op; default) or group (a city or network hub)")
+    init.add_argument("--type", dest="actor_type", type=_actor_type, default="Organization", help=TYPE_HELP)
     init.add_argument("--dev", action="store_true", help="development mode (plain http, loopback peers)")
     init.add_argument("--scheme", choices=("https", "http"), default=None,
                       help="URL scheme of ids (default https; http only with --dev)")
     init.add_argument("--node-name", default="", help="the node's name for NodeInfo and its home page")
     init.add_argument("--node-description", default="", help="one sentence about the node")
     init.add_argument("--listen-host", default=None, help="address `serve` listens on (default 127.0.0.1)")
-    init.add_argument("--listen-port", type=int, default=None, help="port `serve` listens on (default 8080)")
+    init.add_argument("--listen-port", type=_port, default=None,
+                      help="port `serve` listens on (default: the domain's port, as in 127.0.0.1:8481, else 8080)")
     add_profile_options(init)
 
     actor = commands_parsers.add_parser("actor", parents=[data_option], help="host, list or remove actors")
@@ -64,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = actor_commands.add_parser("add", parents=[data_option], help="host another organisation or hub")
     add.add_argument("--username", required=True, help="handle, e.g. preston_larder (permanent)")
     add.add_argument("--name", required=True, help="display name")
-    add.add_argument("--type", dest="actor_type", type=_actor_type, default="Organization",
-                     help="organization (default) or group (a hub)")
+    add.add_argument("--type", dest="actor_type", type=_actor_type, default="Organization", help=TYPE_HELP)
     add_profile_options(add)
     actor_commands.add_parser("list", parents=[data_option], help="list hosted actors")
     remove = actor_commands.add_parser(
@@ -87,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edit.add_argument("username")
     edit.add_argument("--name", help="display name")
+    edit.add_argument("--type", dest="actor_type", type=_actor_type, default=None,
+                      help="organization or group (a hub): possible while the actor has published nothing and has "
+                           "no followers or members, since other servers keep the type they first saw")
     add_profile_options(edit)
 
     importer = commands_parsers.add_parser("import", parents=[data_option], help="import organisations")
@@ -118,6 +125,12 @@ def _actor_type(value: str) -> str:
     return types[value.lower()]
 
 
+def _port(value: str) -> int:
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port: give a whole number from 1 to 65535")
+    return int(value)
+
+
 def _positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1")
@@ -147,8 +160,26 @@ def data_dir_of(args: argparse.Namespace) -> Path | None:
     return Path(from_environment) if from_environment else None
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments; an unknown one is reported by the (sub)command it was given to, with that command's usage."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _chosen_command(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def _chosen_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost subcommand's parser the arguments chose (`coopnode profile edit` for `profile edit ...`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(args, action.dest, None) or "")
+            if chosen is not None:
+                return _chosen_command(chosen, args)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), argv)
     args.data = data_dir_of(args)
     try:
         result = dispatch(args)
@@ -160,3 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `coopnode actor list | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not fail again
+        return 0

@@ -12,6 +12,7 @@ from node.cli import demo
 from node.cli.common import (UsageError, actor_resolver, followers_told, hosted_actor, opened_node,
                              require_data_dir, usernames)
 from node.cli.profile_options import apply_profile_options
+from node.cli.progress import Progress
 from node.runtime import Runtime
 from node.services.coops_import import import_coops
 from node.store import actors, hub_members
@@ -37,7 +38,8 @@ async def init(args: argparse.Namespace) -> int:
         data_dir=data_dir, domain=node_config.normalise_domain(args.domain), scheme=scheme, dev=args.dev,
         node_name=args.node_name, node_description=args.node_description,
         listen_host=args.listen_host or node_config.DEFAULT_HOST,
-        listen_port=args.listen_port if args.listen_port is not None else node_config.DEFAULT_PORT,
+        listen_port=next(port for port in (args.listen_port, node_config.domain_port(args.domain.strip().lower()),
+                                            node_config.DEFAULT_PORT) if port is not None),
     )
     node_config.validate(config)
     if (data_dir / node_config.CONFIG_FILENAME).exists():
@@ -62,9 +64,12 @@ async def actor_add(args: argparse.Namespace) -> int:
         config, db, urls = node.config, node.db, node.urls
         profile = Profile(username=args.username.strip().lower(), name=args.name, actor_type=args.actor_type)
         profile = apply_profile_options(profile, args, actor_resolver(urls, await usernames(db)))
+        hubs = [await _local_hub(node, iri) for iri in profile.member_of if urls.username_from_actor_iri(iri)]
         created = await actors.create(db, profile)
+        for hub in hubs:  # the membership the hub acts on: it re-shares the new actor's needs and offers
+            await hub_members.add_members(db, hub, [urls.actor(created.username)], int(time.time()))
         print(f"Hosting {created.profile.name}: {urls.actor(created.username)} "
-              f"(@{created.username}@{config.domain})")
+              f"(@{created.username}@{config.domain})" + (f", a member of {', '.join(hubs)}" if hubs else ""))
     return 0
 
 
@@ -100,8 +105,9 @@ async def profile_show(args: argparse.Namespace) -> int:
             return 0
         if args.format in ("activity", "turtle"):
             published = datetime.fromtimestamp(actor.created_at, timezone.utc)
-            document = actor_document(actor.profile, urls.actor_urls(actor.username), actor.public_key_pem,
-                                      published, rich=args.format == "turtle")
+            key = await actors.public_key_pem(db, actor.username)
+            document = actor_document(actor.profile, urls.actor_urls(actor.username), key, published,
+                                      rich=args.format == "turtle")
             if args.format == "turtle":
                 from vocab.graph import to_turtle
 
@@ -122,11 +128,21 @@ async def profile_edit(args: argparse.Namespace) -> int:
         db, urls = node.db, node.urls
         actor = await hosted_actor(db, args.username)
         profile = actor.profile if args.name is None else replace(actor.profile, name=args.name)
+        if args.actor_type is not None:
+            profile = replace(profile, actor_type=args.actor_type)
         profile = apply_profile_options(profile, args, actor_resolver(urls, await usernames(db)))
         if profile == actor.profile:
             print("Nothing to change: give the fields to edit (see 'coopnode profile edit --help')", file=sys.stderr)
             return 0
+        joined = [await _local_hub(node, iri) for iri in profile.member_of
+                  if iri not in actor.profile.member_of and urls.username_from_actor_iri(iri)]
+        left = [urls.username_from_actor_iri(iri) for iri in actor.profile.member_of
+                if iri not in profile.member_of and urls.username_from_actor_iri(iri)]
         await actors.update_profile(db, profile)
+        for hub in joined:
+            await hub_members.add_members(db, hub, [urls.actor(actor.username)], int(time.time()))
+        for hub in left:
+            await hub_members.remove_member(db, hub, urls.actor(actor.username))
         changed = [name for name, value in profile.to_record().items() if value != actor.profile.to_record()[name]]
         await node.publisher.update_actor(actor.username)
         told = followers_told(len(await node.publisher.follower_inboxes(actor.username)), "Update")
@@ -135,23 +151,18 @@ async def profile_edit(args: argparse.Namespace) -> int:
 
 
 async def import_coops_command(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     async with opened_node(args) as node:
         db, urls = node.db, node.urls
         member_of = [actor_resolver(urls, await usernames(db))(hub) for hub in args.member_of]
         local_hubs = [await _local_hub(node, iri) for iri in member_of if urls.username_from_actor_iri(iri)]
-        bar = tqdm(total=0, unit="co-op", desc="Importing", file=sys.stderr, disable=None)
-        try:
+        with Progress("Importing", "co-op") as progress:
             report = await import_coops(
                 db, args.file, postcode_prefixes=args.postcode_prefix.split(","), limit=args.limit,
-                member_of=member_of, progress=bar.update, on_total=lambda total: bar.reset(total=total),
+                member_of=member_of, hubs=local_hubs, actor_iri=urls.actor, progress=progress.update,
+                on_total=progress.reset,
             )
-        finally:
-            bar.close()
         for hub in local_hubs:  # the hub re-shares its members' needs and offers
-            added = await hub_members.add_members(db, hub, [urls.actor(name) for name in report.usernames], int(time.time()))
-            print(f"{hub}: {added} new member(s)", file=sys.stderr)
+            print(f"{hub}: {report.new_members.get(hub, 0)} new member(s)", file=sys.stderr)
     for row_number, reason in report.problems:
         print(f"row {row_number}: {reason}", file=sys.stderr)
     print(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "

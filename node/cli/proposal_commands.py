@@ -8,7 +8,8 @@ from pathlib import Path
 
 from node.cli.common import DELIVERED_BY_SERVER, UsageError, day, hosted_actor, opened_node
 from node.cli.proposal_fields import add_field_options, fields_from
-from node.cli.proposal_import import ACTOR_COLUMN, EXIT_REFUSED, IMPORT_BATCH, IMPORT_DESCRIPTION, import_command
+from node.cli.proposal_import import (ACTOR_COLUMN, EXIT_REFUSED, IMPORT_BATCH, IMPORT_DESCRIPTION, REF_COLUMN,
+                                     import_command)
 from node.services.proposals import NotOurs
 from node.services.publisher import Publisher
 from node.store import proposals
@@ -59,7 +60,7 @@ def _add_kind_parsers(commands_parsers, data_option: argparse.ArgumentParser, ki
     listing.add_argument("username")
     listing.add_argument("--all", action="store_true", help="also the fulfilled and expired ones")
     importer = action("import", import_command, f"publish {kind}s from a CSV file",
-                      IMPORT_DESCRIPTION.format(kind=kind, fields=", ".join(FIELDS), actor=ACTOR_COLUMN,
+                      IMPORT_DESCRIPTION.format(kind=kind, fields=", ".join(FIELDS), actor=ACTOR_COLUMN, ref=REF_COLUMN,
                                                 batch=IMPORT_BATCH))
     importer.add_argument("file", type=Path, metavar="FILE.csv")
     importer.add_argument("--actor", metavar="USERNAME", help=f"the local actor for rows with no '{ACTOR_COLUMN}'")

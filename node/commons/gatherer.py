@@ -197,7 +197,9 @@ class Gatherer:
                 return None
             iri = self.urls.actor(actor.username)
             facts = facts_of_profile(actor.profile, self.urls.profile_page(actor.username))
-            document = actor_document(actor.profile, self.urls.actor_urls(actor.username), actor.public_key_pem,
+            # The commons leaves keys out (vocab.commons_rdf.actor_ntriples): no key is made here for an actor
+            # that has none yet.
+            document = actor_document(actor.profile, self.urls.actor_urls(actor.username), "",
                                       _moment(actor.created_at), rich=True)
         else:
             row = await self.db.fetch_one("SELECT iri, json FROM remote_actors WHERE iri = ?", (key,))

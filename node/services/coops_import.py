@@ -2,15 +2,15 @@
 
 import csv
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from federation import keys
-from node.store import actors
+from node.store import actors, hub_members
 from node.store.database import Database
-from vocab.profile import ESSGLOBAL_STANDARD, FieldProblem, Profile, ProfileError, validate
+from vocab.profile import ESSGLOBAL_STANDARD, Profile, ProfileError, validate
 
 REQUIRED_COLUMNS = ("Identifier", "Name", "Postcode")
 KNOWN_COLUMNS = (
@@ -24,7 +24,7 @@ ESSGLOBAL_VARIANTS = ("https://dev.lod.coop/essglobal/2.1/standard/", "http://de
 CUK_LOD = "https://lod.coop/coops-uk/"
 USERNAME_LENGTH = 30
 NAME_SUFFIXES = re.compile(r"\b(limited|ltd)\.?$", re.IGNORECASE)
-KEY_BATCH = 32
+BATCH = 500  # rows per transaction: new actors, changed profiles and memberships together
 
 
 class CoopFileError(Exception):
@@ -39,6 +39,7 @@ class ImportReport:
     skipped: int = 0  # filtered out by --postcode-prefix
     problems: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
     usernames: list[str] = field(default_factory=list)  # every co-op of the file now hosted (new or not)
+    new_members: dict[str, int] = field(default_factory=dict)  # hub username -> co-ops that became its members
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def _merged(existing: Profile, imported: Profile) -> Profile:
     return replace(
         imported,
         username=existing.username,
+        actor_type=existing.actor_type,
         summary=imported.summary or existing.summary,
         icon_url=existing.icon_url,
         member_of=existing.member_of + [iri for iri in imported.member_of if iri not in existing.member_of],
@@ -173,11 +175,16 @@ def _merged(existing: Profile, imported: Profile) -> Profile:
 
 async def import_coops(
     db: Database, path: Path, *, postcode_prefixes: list[str] | None = None, limit: int | None = None,
-    member_of: list[str] | None = None, row_filter: Callable[[dict], bool] | None = None,
+    member_of: list[str] | None = None, hubs: list[str] | None = None,
+    actor_iri: Callable[[str], str] = lambda username: username, row_filter: Callable[[dict], bool] | None = None,
     progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Host one actor per co-op in the file. A rerun updates changed rows and never duplicates; a bad row is
-    reported with its number and reason, and the others still import."""
+    reported with its number and reason, and the others still import. `member_of` (IRIs) goes into each profile;
+    `hubs` are the local hubs (usernames, checked by the caller) whose members the co-ops become (by
+    `actor_iri(username)`), written with
+    each batch, so an interrupted import leaves every co-op it hosted a member. New actors get their keys on
+    first need (federation.keys), which is what makes a national file take seconds rather than minutes."""
     report = ImportReport()
     prefixes = [prefix.replace(" ", "").upper() for prefix in postcode_prefixes or [] if prefix.strip()]
     selected = []
@@ -190,10 +197,12 @@ async def import_coops(
         selected = selected[:limit]
     if on_total:
         on_total(len(selected))
-    for start in range(0, len(selected), KEY_BATCH):
-        batch = selected[start:start + KEY_BATCH]
+    taken = await actors.taken_usernames(db)
+    for start in range(0, len(selected), BATCH):
+        batch = selected[start:start + BATCH]
         parsed = [_parse(number, row, member_of or [], report) for number, row in batch]
-        await _store_batch(db, [coop for coop in parsed if coop is not None], report)
+        await _store_batch(db, [coop for coop in parsed if coop is not None], report, taken, hubs or [],
+                           actor_iri)
         if progress:
             progress(len(batch))
     return report
@@ -209,41 +218,54 @@ def _parse(number: int, row: dict, member_of: list[str], report: ImportReport) -
     return CoopRow(number, external_id, profile)
 
 
-async def _store_batch(db: Database, coops: list[CoopRow], report: ImportReport) -> None:
-    existing = {coop.external_id: await actors.username_for_external_id(db, coop.external_id) for coop in coops}
-    new = [coop for coop in coops if existing[coop.external_id] is None]
-    key_pairs = iter(await keys.new_key_pairs(len(new)))
+async def _store_batch(db: Database, coops: list[CoopRow], report: ImportReport, taken: set[str],
+                       hubs: list[str], actor_iri: Callable[[str], str]) -> None:
+    """One transaction per batch: the new actors, the changed profiles and the hub memberships together."""
+    existing = await actors.imported(db, [coop.external_id for coop in coops])  # one query for the batch
+    new, changed, hosted = [], [], []
     for coop in coops:
-        username = existing[coop.external_id]
-        try:
+        before = existing.get(coop.external_id)
+        if before is None:
+            if coop.external_id in {external_id for _, external_id in new}:
+                report.problems.append((coop.row_number, f"{coop.external_id} appears twice in the file; "
+                                                         "the first row was imported"))
+                continue
+            username = _free_username(coop, taken)
             if username is None:
-                profile = replace(coop.profile, username=await _free_username(db, coop))
-                await actors.create(db, profile, key_pair=next(key_pairs), external_id=coop.external_id)
-                report.created += 1
-                report.usernames.append(profile.username)
+                report.problems.append((coop.row_number, f"username: {coop.profile.username!r} and its variant "
+                                                         "with the register number are taken on this node"))
                 continue
-            current = await actors.get(db, username)
-            if current.is_deleted:
-                report.problems.append((coop.row_number, f"{username!r} was removed from this node; not re-imported"))
-                continue
-            merged = _merged(current.profile, coop.profile)
-            if merged == current.profile:
-                report.unchanged += 1
-            else:
-                await actors.update_profile(db, merged)
-                report.updated += 1
-            report.usernames.append(username)
-        except (ProfileError, actors.ActorNotFound) as error:
-            report.problems.append((coop.row_number, str(error)))
+            taken.add(username)
+            new.append((replace(coop.profile, username=username), coop.external_id))
+            hosted.append(username)
+            continue
+        if before.is_deleted:
+            report.problems.append((coop.row_number, f"{before.username!r} was removed from this node; "
+                                                     "not re-imported"))
+            continue
+        merged = _merged(before.profile, coop.profile)
+        if merged == before.profile:
+            report.unchanged += 1
+        else:
+            changed.append(merged)
+        hosted.append(before.username)
+    now = int(time.time())
+    async with db.transaction() as connection:
+        await actors.create_many_in(connection, new, now)
+        await actors.update_profiles_in(connection, changed, now)
+        for hub in hubs:
+            added = await hub_members.add_members_in(connection, hub, [actor_iri(name) for name in hosted], now)
+            report.new_members[hub] = report.new_members.get(hub, 0) + added
+    report.created += len(new)
+    report.updated += len(changed)
+    report.usernames.extend(hosted)
 
 
-async def _free_username(db: Database, coop: CoopRow) -> str:
-    """The name-derived handle, or, when another co-op has it, the handle plus the register number."""
+def _free_username(coop: CoopRow, taken: set[str]) -> str | None:
+    """The name-derived handle, or, when another actor has it, the handle plus the register number."""
     base = coop.profile.username
-    if not await actors.username_taken(db, base):
+    if base not in taken:
         return base
     suffix = "_" + coop.external_id.split(":", 1)[1].lower()
     candidate = base[: USERNAME_LENGTH + 10 - len(suffix)].rstrip("_") + suffix
-    if await actors.username_taken(db, candidate):
-        raise ProfileError([FieldProblem("username", f"both {base!r} and {candidate!r} are taken on this node")])
-    return candidate
+    return None if candidate in taken else candidate

@@ -17,8 +17,9 @@ def timestamp(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def actor_as2(actor: LocalActor, urls: Urls, config: NodeConfig, *, rich: bool = False) -> dict:
-    """The actor document peers fetch (and receive in Update); `rich` adds the linked-data types."""
+def actor_as2(actor: LocalActor, urls: Urls, config: NodeConfig, *, public_key_pem: str, rich: bool = False) -> dict:
+    """The actor document peers fetch (and receive in Update), with its key (actors.public_key_pem); `rich` adds
+    the linked-data types."""
     if actor.username == INSTANCE_USERNAME:
         profile = replace(actor.profile, username=config.domain, name=config.node_name or actor.profile.name,
                           summary=config.node_description or f"The coopnode server at {config.domain}.")
@@ -26,7 +27,7 @@ def actor_as2(actor: LocalActor, urls: Urls, config: NodeConfig, *, rich: bool =
     else:
         profile, actor_urls = actor.profile, urls.actor_urls(actor.username)
     published = datetime.fromtimestamp(actor.created_at, timezone.utc)
-    return actor_document(profile, actor_urls, actor.public_key_pem, published, rich=rich)
+    return actor_document(profile, actor_urls, public_key_pem, published, rich=rich)
 
 
 def note_as2(*, iri: str, username: str, text: str, urls: Urls, published: int, updated: int | None = None) -> dict:

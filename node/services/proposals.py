@@ -2,6 +2,7 @@
 followers and written through node.store.proposals, whose change feed tells the hubs and the commons."""
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -18,6 +19,7 @@ from vocab.cpv import CpvList
 from vocab.proposal import FIELDS, Proposal, ProposalError
 from vocab.proposal_builder import build
 from vocab.proposal_document import Publication, proposal_body
+from vocab.places import district_centre
 from vocab.profile import FieldProblem
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,12 @@ class ProposalService:
     def new_iri(self) -> str:
         return f"{self.urls.base}/objects/{uuid.uuid4().hex}"
 
+    def keyed_iri(self, username: str, kind: str, key: str) -> str:
+        """The IRI of the proposal an import row with this stable key publishes for the actor: the same row of
+        a file imported again names the same proposal."""
+        digest = hashlib.sha256(f"{username}\n{kind}\n{key}".encode("utf-8")).hexdigest()[:32]
+        return f"{self.urls.base}/objects/{digest}"
+
     def tag_url(self, tag: str) -> str:
         return f"{self.urls.base}/tags/{tag.lower()}"
 
@@ -76,11 +84,13 @@ class ProposalService:
         await self._store([prepared])
         return prepared.iri
 
-    async def add_many(self, items: list[tuple[LocalActor, Proposal]]) -> list[str]:
-        """Publish already validated proposals in one transaction (the CSV import's batches)."""
+    async def add_many(self, items: list[tuple[LocalActor, Proposal]], *, iris: list[str] | None = None) -> list[str]:
+        """Publish already validated proposals in one transaction (the CSV import's batches), under the given
+        IRIs (keyed_iri) or new ones."""
         now = self._now()
-        prepared = [self.prepare(actor, proposal, self.new_iri(), "Create", published=now)
-                    for actor, proposal in items]
+        iris = iris or [self.new_iri() for _ in items]
+        prepared = [self.prepare(actor, proposal, iri, "Create", published=now)
+                    for (actor, proposal), iri in zip(items, iris)]
         await self._store(prepared)
         return [item.iri for item in prepared]
 
@@ -175,15 +185,22 @@ class ProposalService:
 
 
 def with_actor_defaults(actor: LocalActor, fields: Mapping[str, object]) -> dict:
-    """The area defaults to a circle of DEFAULT_RADIUS_KM around the actor's own location."""
+    """The area defaults to the actor's own location, or, for an actor with only a UK postcode, its postcode
+    district's centre (vocab.places); the radius to DEFAULT_RADIUS_KM whenever the area has a centre."""
     values = dict(fields)
     profile = actor.profile
-    if _blank(values.get("area_latitude")) and _blank(values.get("area_longitude")) and profile.latitude is not None:
-        values["area_latitude"], values["area_longitude"] = profile.latitude, profile.longitude
-        if _blank(values.get("area_name")):
-            values["area_name"] = profile.locality or profile.postcode
-        if _blank(values.get("radius_km")):
-            values["radius_km"] = DEFAULT_RADIUS_KM
+    if _blank(values.get("area_latitude")) and _blank(values.get("area_longitude")):
+        centre = (profile.latitude, profile.longitude) if profile.latitude is not None else None
+        district = district_centre(profile.postcode) if centre is None else None
+        if district is not None:
+            centre = district.latitude, district.longitude
+        if centre is not None:
+            values["area_latitude"], values["area_longitude"] = centre
+            if _blank(values.get("area_name")):
+                values["area_name"] = profile.locality or (district.district if district else profile.postcode)
+    if not _blank(values.get("area_latitude")) and not _blank(values.get("area_longitude")) \
+            and _blank(values.get("radius_km")):
+        values["radius_km"] = DEFAULT_RADIUS_KM
     return values
 
 

@@ -140,7 +140,8 @@ class Publisher:
         actor = await actors.require(self.db, username)
         actor_iri = self.urls.actor_or_instance(username)
         activity = {"id": self.new_activity_id(), "type": "Update", "actor": actor_iri,
-                    "object": without_context(actor_as2(actor, self.urls, self.config)),
+                    "object": without_context(actor_as2(
+                        actor, self.urls, self.config, public_key_pem=await actors.public_key_pem(self.db, username))),
                     "to": [AS2_PUBLIC], "cc": [f"{actor_iri}/followers"]}
         return await self.send(username, activity, await self.follower_inboxes(username))
 

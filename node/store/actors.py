@@ -1,4 +1,5 @@
-"""Local actors: owns the `actors` table (their keys are federation.keys's, read here with each actor)."""
+"""Local actors: owns the `actors` table. Their keys are federation.keys's: `public_key_pem` reads one, and makes it
+on first need for an actor created without one (a bulk import's)."""
 
 import json
 import time
@@ -19,7 +20,6 @@ class ActorNotFound(LookupError):
 @dataclass(frozen=True)
 class LocalActor:
     profile: Profile
-    public_key_pem: str
     created_at: int
     updated_at: int
     deleted_at: int | None
@@ -33,20 +33,22 @@ class LocalActor:
         return self.deleted_at is not None
 
 
-_SELECT = """
-    SELECT a.username, a.profile_json, a.created_at, a.updated_at, a.deleted_at, k.public_pem
-    FROM actors a JOIN keys k ON k.username = a.username AND k.retired_at IS NULL
-"""
+_SELECT = "SELECT a.username, a.profile_json, a.created_at, a.updated_at, a.deleted_at FROM actors a"
 
 
 def _from_row(row) -> LocalActor:
     return LocalActor(
         profile=Profile.from_record(json.loads(row["profile_json"])),
-        public_key_pem=row["public_pem"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         deleted_at=row["deleted_at"],
     )
+
+
+async def public_key_pem(db: Database, username: str) -> str:
+    """The actor's public key (PEM), made now if the actor has none yet: what every document that shows the key
+    is built with."""
+    return await keys.public_key_pem(db, username)
 
 
 async def get(db: Database, username: str) -> LocalActor | None:
@@ -77,16 +79,44 @@ class DirectoryEntry:
     has_cuk_identifier: bool
 
 
-async def directory(db: Database) -> list[DirectoryEntry]:
-    """Every hosted actor's name and place, for listings: no full profiles, no keys."""
+def _directory_where(text: str, hubs: bool | None) -> tuple[str, list]:
+    clauses, parameters = ["deleted_at IS NULL", "username != ?"], [INSTANCE_USERNAME]
+    if hubs is not None:
+        clauses.append("actor_type = 'Group'" if hubs else "actor_type != 'Group'")
+    for word in text.split()[:8]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append("(json_extract(profile_json, '$.name') LIKE ? ESCAPE '\\' OR username LIKE ? ESCAPE '\\' "
+                       "OR json_extract(profile_json, '$.locality') LIKE ? ESCAPE '\\' "
+                       "OR json_extract(profile_json, '$.postcode') LIKE ? ESCAPE '\\')")
+        parameters += [pattern] * 4
+    return " AND ".join(clauses), parameters
+
+
+async def directory(db: Database, *, text: str = "", hubs: bool | None = None, limit: int = -1,
+                    offset: int = 0) -> list[DirectoryEntry]:
+    """Hosted actors' names and places, by name, for listings (no full profiles, no keys): all of them, or those
+    whose name, handle, town or postcode has every word of `text`, hubs only or none (`hubs`), a page of them."""
+    where, parameters = _directory_where(text, hubs)
     rows = await db.fetch_all(
         "SELECT username, json_extract(profile_json, '$.name'), actor_type, "
         "COALESCE(json_extract(profile_json, '$.locality'), ''), "
         "json_extract(profile_json, '$.identifiers.CUK') IS NOT NULL "
-        "FROM actors WHERE deleted_at IS NULL AND username != ? ORDER BY 2 COLLATE NOCASE",
-        (INSTANCE_USERNAME,),
+        f"FROM actors WHERE {where} ORDER BY 2 COLLATE NOCASE, username LIMIT ? OFFSET ?",
+        (*parameters, limit, offset),
     )
     return [DirectoryEntry(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
+
+
+async def directory_count(db: Database, *, text: str = "", hubs: bool | None = None) -> int:
+    """How many hosted actors `directory` lists with these filters, without a page."""
+    where, parameters = _directory_where(text, hubs)
+    return await db.scalar(f"SELECT COUNT(*) FROM actors WHERE {where}", parameters)
+
+
+async def any_from_cuk(db: Database) -> bool:
+    """Whether any hosted actor comes from Co-operatives UK open data (its pages then carry the attribution)."""
+    return await db.scalar("SELECT EXISTS (SELECT 1 FROM actors WHERE deleted_at IS NULL AND "
+                           "json_extract(profile_json, '$.identifiers.CUK') IS NOT NULL)") == 1
 
 
 async def count_active(db: Database) -> dict[str, int]:
@@ -126,19 +156,82 @@ async def create(
     return await require(db, profile.username)
 
 
+@dataclass(frozen=True)
+class Imported:
+    """An actor a bulk import made before: its username, stored profile, and whether it was removed."""
+
+    username: str
+    profile: Profile
+    is_deleted: bool
+
+
+async def imported(db: Database, external_ids: list[str]) -> dict[str, Imported]:
+    """The actors made from these external ids (e.g. 'CUK:R012345'), by id: one query for a whole batch."""
+    found = {}
+    for start in range(0, len(external_ids), 500):  # under SQLite's limit of bound parameters
+        chunk = external_ids[start:start + 500]
+        rows = await db.fetch_all(
+            "SELECT external_id, username, profile_json, deleted_at FROM actors "
+            f"WHERE external_id IN ({','.join('?' * len(chunk))})", chunk)
+        for row in rows:
+            found[row[0]] = Imported(row[1], Profile.from_record(json.loads(row[2])), row[3] is not None)
+    return found
+
+
+async def taken_usernames(db: Database) -> set[str]:
+    """Every username ever used on this node (removed actors' names stay reserved)."""
+    return {row[0] for row in await db.fetch_all("SELECT username FROM actors")}
+
+
+async def create_many_in(connection, created: list[tuple[Profile, str]], now: int) -> None:
+    """Host new actors, (validated profile, external id) each, inside the caller's transaction, without keys:
+    each actor's key is made on its first need (federation.keys.current_key_pair), so a national import does not
+    wait for thousands of RSA keys."""
+    await connection.executemany(
+        "INSERT INTO actors (username, actor_type, profile_json, external_id, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(profile.username, profile.actor_type, json.dumps(profile.to_record()), external_id, now, now)
+         for profile, external_id in created])
+
+
+async def update_profiles_in(connection, profiles: list[Profile], now: int) -> None:
+    """Replace validated profiles of existing actors (same usernames and types) inside the caller's transaction."""
+    await connection.executemany(
+        "UPDATE actors SET profile_json = ?, updated_at = ? WHERE username = ?",
+        [(json.dumps(profile.to_record()), now, profile.username) for profile in profiles])
+
+
 async def update_profile(db: Database, profile: Profile, *, now: int | None = None) -> LocalActor:
-    """Replace an actor's profile (its username and type stay as they are)."""
+    """Replace an actor's profile. Its username never changes; its type (organisation or hub) only while it has
+    published nothing, has no followers and no members, since peers keep the type they first saw."""
     validate(profile)
     current = await require(db, profile.username)
     if profile.actor_type != current.profile.actor_type:
-        raise ProfileError([FieldProblem("actor_type", "an actor's type cannot change once it is created")])
+        reason = await _why_type_is_fixed(db, profile.username)
+        if reason:
+            raise ProfileError([FieldProblem(
+                "actor_type", f"{profile.username!r} stays a {current.profile.actor_type}: {reason}, and other "
+                "servers keep the type they first saw (a new actor, 'coopnode actor add --type ...', can have "
+                "the other type)")])
     now = int(time.time()) if now is None else now
     async with db.transaction() as connection:
         await connection.execute(
-            "UPDATE actors SET profile_json = ?, updated_at = ? WHERE username = ?",
-            (json.dumps(profile.to_record()), now, profile.username),
+            "UPDATE actors SET actor_type = ?, profile_json = ?, updated_at = ? WHERE username = ?",
+            (profile.actor_type, json.dumps(profile.to_record()), now, profile.username),
         )
     return await require(db, profile.username)
+
+
+async def _why_type_is_fixed(db: Database, username: str) -> str:
+    """Why an actor's type can no longer change ('' while it can)."""
+    checks = (("SELECT COUNT(*) FROM outbox WHERE username = ?", "it has published {} activit(ies)"),
+              ("SELECT COUNT(*) FROM followers WHERE username = ?", "it has {} follower(s)"),
+              ("SELECT COUNT(*) FROM hub_members WHERE hub = ?", "it has {} member(s)"))
+    for sql, reason in checks:
+        count = await db.scalar(sql, (username,))
+        if count:
+            return reason.format(count)
+    return ""
 
 
 async def remove(db: Database, username: str, *, now: int | None = None) -> None:

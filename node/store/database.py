@@ -3,6 +3,7 @@ and the plain-SQL migrations of node.store and federation, applied in order."""
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -55,6 +56,19 @@ class Commits:
             event.set()
 
 
+def _create_private(path: Path) -> None:
+    """A new database file is made readable by its owner only (0600); SQLite gives its -wal and -shm the same."""
+    with contextlib.suppress(FileExistsError, PermissionError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _is_read_only(error: BaseException | None) -> bool:
+    """Whether SQLite refused because the file or its directory cannot be written."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.Error) and ("readonly" in text or "read-only" in text
+                                                  or "unable to open database file" in text)
+
+
 class Database:
     """A connection with a write lock; reads run freely, writes go through `transaction()`."""
 
@@ -64,25 +78,56 @@ class Database:
         self.own_commits = 0  # PRAGMA data_version only moves for other connections' commits
         self.commits = Commits()
         self._quick = QuickConnection(path)  # path None: no quick writes
+        self.read_only = False  # opened read-only: the file or its directory cannot be written here
 
     @classmethod
     async def open(cls, path: Path) -> "Database":
+        """Open (and create, 0600: it holds private keys) the database and bring its schema up to date. Where it
+        cannot be written (a read-only data directory or file), it opens read-only when its schema is current,
+        so that reading commands still work, and says what is wrong otherwise."""
+        _create_private(path)
         try:
-            connection = await aiosqlite.connect(path, isolation_level=None)
+            return await cls._open(path, read_only=False)
+        except DatabaseError as error:
+            if not _is_read_only(error.__cause__):
+                raise
+        return await cls._open(path, read_only=True)
+
+    @classmethod
+    async def _open(cls, path: Path, *, read_only: bool) -> "Database":
+        try:
+            if read_only:  # immutable: nobody can write it here, and no -shm file can be made beside it
+                connection = await aiosqlite.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True,
+                                                     isolation_level=None)
+            else:
+                connection = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as error:
             raise DatabaseError(f"cannot open the database {path}: {error}") from error
         connection.row_factory = aiosqlite.Row
-        database = cls(connection, path)
+        database = cls(connection, None if read_only else path)
+        database.read_only = read_only
         try:
-            for pragma in PRAGMAS:
+            for pragma in PRAGMAS if not read_only else PRAGMAS[1:]:
                 await connection.execute(pragma)
-            await database.migrate()
+            if read_only:
+                await database.require_current_schema()
+            else:
+                await database.migrate()
         except BaseException as error:
             await connection.close()
             if isinstance(error, sqlite3.Error):
                 raise DatabaseError(f"cannot use the database {path}: {error}") from error
             raise
         return database
+
+    async def require_current_schema(self) -> None:
+        """A read-only database must need no migration: DatabaseError saying so otherwise."""
+        current = await self.scalar("PRAGMA user_version")
+        newest = max(version for version, _, _ in migration_scripts())
+        if current != newest:
+            raise DatabaseError(
+                f"the database is read-only here and its schema (version {current}) must first be brought to "
+                f"version {newest}: run any coopnode command once as a user who can write the data directory")
 
     async def close(self) -> None:
         self._quick.close()

@@ -10,6 +10,7 @@ from node.store import actors, follows, objects, proposals
 
 from node.web import pages
 from node.store.actors import LocalActor
+from node.web.listings import PageQuery, page_query
 from node.web.cache import Rendered
 from node.services.documents import actor_as2
 from node.web.negotiation import ACTIVITY_JSON, TURTLE, Representation, choose
@@ -48,8 +49,10 @@ async def actor(request: web.Request) -> web.Response:
     node = state_of(request)
     representation = negotiate(request)
     username = request.match_info["username"]
-    key = ("actor", username, representation)
-    return to_response(await node.cache.get_or_render(key, lambda: _render_actor(node, username, representation)))
+    query = page_query(request.query) if representation.name == "html" else PageQuery()
+    key = ("actor", username, representation, query)
+    return to_response(await node.cache.get_or_render(
+        key, lambda: _render_actor(node, username, representation, query)))
 
 
 async def instance_actor(request: web.Request) -> web.Response:
@@ -62,7 +65,8 @@ async def instance_actor(request: web.Request) -> web.Response:
     return to_response(rendered)
 
 
-async def _render_actor(node: NodeState, username: str, representation: Representation) -> Rendered:
+async def _render_actor(node: NodeState, username: str, representation: Representation,
+                        query: PageQuery = PageQuery()) -> Rendered:
     is_instance = username == actors.INSTANCE_USERNAME
     found = await actors.get(node.db, username)
     if found is None:
@@ -74,8 +78,9 @@ async def _render_actor(node: NodeState, username: str, representation: Represen
     if representation.name == "html":
         if is_instance:
             return Rendered(b"", "text/plain", 302, {"Location": node.urls.base + "/"})
-        return await pages.actor_page(node, found, node.urls.actor_urls(found.username))
-    document = actor_as2(found, node.urls, node.config, rich=representation.name in ("jsonld", "turtle"))
+        return await pages.actor_page(node, found, node.urls.actor_urls(found.username), query)
+    document = actor_as2(found, node.urls, node.config, public_key_pem=await actors.public_key_pem(node.db, username),
+                         rich=representation.name in ("jsonld", "turtle"))
     if representation.name == "turtle":
         return await turtle(document)
     return rendered_json(document, representation.media_type, 200, {**CORS, **ACTOR_CACHE})

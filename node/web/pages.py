@@ -3,21 +3,24 @@
 import json
 import time
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from node.store import actors, proposals
+from federation import remote_actors
+from node.store import actors, hub_members, proposals
 from node.store.actors import LocalActor
 from node.web.cache import Rendered
+from node.web.listings import PAGE_SIZE, PageQuery, page_query, pager
 from node.web.negotiation import HTML
 from node.web.responses import to_response
 from node.web.state import NodeState, state_of
 from vocab.profile import IDENTIFIER_SCHEMES, ActorUrls, actor_document, profile_fields, summary_html
+from vocab.places import CUK_ATTRIBUTION, local_authority_label
 from vocab.proposal_document import day_words
 
-CUK_ATTRIBUTION = "Contains Co-operatives UK open data, licensed under ODC-By 1.0"
 
 
 def template_environment() -> jinja2.Environment:
@@ -49,40 +52,67 @@ def render_page(node: NodeState, template: str, status: int = 200, **context) ->
 
 async def home(request: web.Request) -> web.Response:
     node = state_of(request)
+    query = page_query(request.query)
 
     async def render() -> Rendered:
-        hosted = await actors.directory(node.db)
-        hubs = [entry for entry in hosted if entry.actor_type == "Group"]
-        organisations = [entry for entry in hosted if entry.actor_type != "Group"]
+        organisations = await actors.directory(node.db, text=query.text, hubs=False, limit=PAGE_SIZE,
+                                               offset=query.offset)
+        total = await actors.directory_count(node.db, text=query.text, hubs=False)
         now = int(time.time())
         return render_page(
-            node, "home.html", hubs=hubs, organisations=organisations,
+            node, "home.html", hubs=await actors.directory(node.db, hubs=True, limit=PAGE_SIZE),
+            hub_count=await actors.directory_count(node.db, hubs=True), organisations=organisations,
+            query=query, pager=pager(query, total, len(organisations), "/"),
+            organisation_count=await actors.directory_count(node.db, hubs=False),
             open_needs=await proposals.count_open(node.db, proposals.Filters(kind="need"), now),
             open_offers=await proposals.count_open(node.db, proposals.Filters(kind="offer"), now),
             description=node.config.node_description, urls=node.urls,
-            attribution=CUK_ATTRIBUTION if any(entry.has_cuk_identifier for entry in hosted) else "",
+            attribution=CUK_ATTRIBUTION if await actors.any_from_cuk(node.db) else "",
         )
 
-    return to_response(await node.cache.get_or_render(("home",), render))
+    return to_response(await node.cache.get_or_render(("home", query), render))
 
 
-async def actor_page(node: NodeState, actor: LocalActor, urls: ActorUrls) -> Rendered:
+async def actor_page(node: NodeState, actor: LocalActor, urls: ActorUrls, query: PageQuery = PageQuery()) -> Rendered:
+    """An actor's profile page; a hub's also lists its members and what it re-shares, a page at a time."""
     profile = actor.profile
     published = datetime.fromtimestamp(actor.created_at, timezone.utc)
-    document = actor_document(profile, urls, actor.public_key_pem, published, rich=True)
-    memberships = [await _actor_link(node, iri) for iri in profile.member_of]
-    members = await members_of(node, urls.id) if profile.actor_type == "Group" else []
+    key = await actors.public_key_pem(node.db, actor.username)
+    document = actor_document(profile, urls, key, published, rich=True)
+    memberships = [await actor_link(node, iri) for iri in profile.member_of]
+    is_hub = profile.actor_type == "Group"
+    path = node.urls.profile_page(actor.username)
+    members, members_pager, reshared, reshared_total = [], None, [], 0
+    if is_hub:
+        total, rows = await hub_members.member_directory(
+            node.db, actor.username, hub_iri=urls.id, actor_prefix=node.urls.actor(""), text=query.text,
+            limit=PAGE_SIZE, offset=query.offset)
+        members = [(name, node.urls.profile_page(local) if local else _web_url(iri),
+                    "" if local else host_of(iri)) for iri, name, local in rows]
+        members_pager = pager(query, total, len(members), path)
+        reshared_total, rows = await hub_members.reshared_open(node.db, actor.username, int(time.time()),
+                                                               limit=PAGE_SIZE)
+        reshared = [await _reshared_entry(node, row) for row in rows]
     return render_page(
         node, "actor.html",
         profile=profile, urls=urls, handle=f"@{profile.username}@{node.config.domain}",
         summary=Markup(summary_html(profile.summary)),
         fields=[(field["name"], Markup(field["value"])) for field in profile_fields(profile)],
         identifiers=[(IDENTIFIER_SCHEMES[scheme], value) for scheme, value in profile.identifiers.items()],
-        memberships=memberships, members=members, json_ld=embedded_json_ld(document),
+        local_authority=local_authority_label(profile.local_authority) if profile.local_authority else "",
+        memberships=memberships, is_hub=is_hub, members=members, pager=members_pager, query=query, path=path,
+        reshared=reshared, reshared_total=reshared_total, json_ld=embedded_json_ld(document),
         needs=await open_proposals_of(node, actor.username, "need"),
         offers=await open_proposals_of(node, actor.username, "offer"),
         attribution=CUK_ATTRIBUTION if "CUK" in profile.identifiers else "",
     )
+
+
+async def _reshared_entry(node: NodeState, row) -> dict:
+    name, author_url = await actor_link(node, row["actor_iri"])
+    ends = day_words(datetime.fromtimestamp(row["ends_at"], timezone.utc)) if row["ends_at"] is not None else ""
+    return {"kind": "Need" if row["kind"] == "need" else "Offer", "title": row["title"], "url": row["iri"],
+            "author": name, "author_url": author_url, "origin": origin_words(node, row["actor_iri"]), "ends": ends}
 
 
 async def open_proposals_of(node: NodeState, username: str, kind: str) -> list[tuple[str, str, str]]:
@@ -94,9 +124,32 @@ async def open_proposals_of(node: NodeState, username: str, kind: str) -> list[t
             if row["status"] == "open" and (row["ends_at"] is None or row["ends_at"] > now)]
 
 
-async def _actor_link(node: NodeState, iri: str) -> tuple[str, str]:
-    """(name, page URL) for an actor IRI: local actors by name, remote ones by their IRI."""
-    return await local_actor_link(node, iri) or (iri, iri)
+async def actor_link(node: NodeState, iri: str) -> tuple[str, str | None]:
+    """(name, page URL) for an actor IRI: ours by profile name, a peer's by the name its document gives (the
+    remote-actor cache), else the IRI itself."""
+    local = await local_actor_link(node, iri)
+    if local is not None:
+        return local
+    remote = await remote_actors.get(node.db, iri) if iri else None
+    if remote is not None:
+        name = remote.document.get("name") or remote.preferred_username
+        if isinstance(name, str) and name.strip():
+            return name.strip(), _web_url(iri)
+    return iri or "unknown", _web_url(iri)
+
+
+def host_of(iri: str) -> str:
+    return urlsplit(iri).netloc if isinstance(iri, str) else ""
+
+
+def origin_words(node: NodeState, actor_iri: str) -> str:
+    """Where an item comes from, for people: 'on this node', or the host of the node it comes from."""
+    host = host_of(actor_iri)
+    return "on this node" if not host or host == node.config.domain else f"from {host}"
+
+
+def _web_url(value) -> str | None:
+    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
 
 
 async def local_actor_link(node: NodeState, iri: str) -> tuple[str, str] | None:
@@ -106,15 +159,6 @@ async def local_actor_link(node: NodeState, iri: str) -> tuple[str, str] | None:
     if local is None or local.is_deleted:
         return None
     return local.profile.name, node.urls.profile_page(local.username)
-
-
-async def members_of(node: NodeState, hub_iri: str) -> list[tuple[str, str]]:
-    rows = await node.db.fetch_all(
-        "SELECT a.username, json_extract(a.profile_json, '$.name') FROM actors a, "
-        "json_each(a.profile_json, '$.member_of') m WHERE m.value = ? AND a.deleted_at IS NULL ORDER BY 2",
-        (hub_iri,),
-    )
-    return [(row[1], node.urls.profile_page(row[0])) for row in rows]
 
 
 async def error_page(node: NodeState, status: int, title: str, message: str) -> Rendered:

@@ -11,7 +11,6 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from markupsafe import Markup
 
-from federation import remote_actors
 from node.store import actors, proposals
 from node.web import pages
 from node.web.cache import Rendered
@@ -301,36 +300,40 @@ class Entry:
     what: str
     where: str
     ends: dict | None
+    origin: str = ""  # 'on this node', or 'from HOST, via HUB'
 
 
 async def _entry(node: NodeState, listed: proposals.Listed, cpv: CpvList, names: dict) -> Entry:
     document = listed.document
     actor_iri = document.get("attributedTo") if isinstance(document.get("attributedTo"), str) else ""
     if actor_iri not in names:
-        names[actor_iri] = await _author(node, actor_iri)
+        names[actor_iri] = await pages.actor_link(node, actor_iri)
     author_name, author_url = names[actor_iri]
     url = _web_url(document.get("url")) or _web_url(document.get("id"))
+    origin = await _origin(node, listed, actor_iri, names)
     try:
         proposal = proposal_of(document, listed.kind, listed.fields, cpv, ours=listed.ours)
     except ProposalError:  # stored before a stricter reading: list it by its name alone
         name = document.get("name") if isinstance(document.get("name"), str) else "(untitled)"
-        return Entry("", name, url, author_name, author_url, "", "", None)
+        return Entry("", name, url, author_name, author_url, "", "", None, origin)
     what = ", ".join(item["label"] for item in what_of(proposal, cpv))
     return Entry(KIND_WORDS[proposal.kind], proposal.title, url, author_name, author_url, what,
-                 where_words(proposal), _dated(proposal.ends))
+                 where_words(proposal), _dated(proposal.ends), origin)
 
 
-async def _author(node: NodeState, actor_iri: str) -> tuple[str, str | None]:
-    """(name, link) of a proposal's author: ours by profile name, a peer's by what we know of it."""
-    local = await pages.local_actor_link(node, actor_iri) if actor_iri else None
-    if local is not None:
-        return local
-    remote = await remote_actors.get(node.db, actor_iri) if actor_iri else None
-    if remote is not None:
-        name = remote.document.get("name") or remote.preferred_username
-        if isinstance(name, str) and name.strip():
-            return name.strip(), _web_url(actor_iri)
-    return actor_iri or "unknown", _web_url(actor_iri)
+async def _origin(node: NodeState, listed: proposals.Listed, actor_iri: str, names: dict) -> str:
+    """Where a listed item comes from: 'on this node', or its node's host and the hubs it came through."""
+    words = pages.origin_words(node, actor_iri)
+    if listed.ours:
+        return words
+    hubs = []
+    for row in await proposals.paths_of(node.db, listed.document.get("id", "")):
+        via = row["via_iri"]
+        if via and via != actor_iri:
+            if via not in names:
+                names[via] = await pages.actor_link(node, via)
+            hubs.append(names[via][0])
+    return words + (f", via {', '.join(dict.fromkeys(hubs))}" if hubs else "")
 
 
 async def _listing_document(node: NodeState, query: ListingQuery, representation: Representation, total: int,

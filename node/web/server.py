@@ -1,5 +1,6 @@
 """Running the web server: listen address, optional TLS termination, and a clear message when it cannot start."""
 
+import asyncio
 import errno
 import ssl
 import sys
@@ -7,8 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node import config as node_config
-from node.store.data_dir import AlreadyServing, is_served
+from node import config as node_config, runtime
+from node.store.data_dir import AlreadyServing, already_serving, is_served
 from node.web.app import SERVER_OPTIONS, create_app
 
 
@@ -27,8 +28,9 @@ def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
 
 def serve(config: node_config.NodeConfig, ssl_context: ssl.SSLContext | None = None) -> int:
     if is_served(config.data_dir):
-        raise AlreadyServing(f"another coopnode serve is running on {config.data_dir}: one node serves a data "
-                             "directory; stop that one first")
+        raise AlreadyServing(already_serving(config.data_dir))
+    for warning in asyncio.run(runtime.check_servable(config)):
+        print(f"coopnode: warning: {warning}", file=sys.stderr)
     scheme = "https" if ssl_context else "http"
     print(f"coopnode: serving {config.base_url} on {scheme}://{config.listen_host}:{config.listen_port}",
           file=sys.stderr, flush=True)
@@ -41,7 +43,8 @@ def serve(config: node_config.NodeConfig, ssl_context: ssl.SSLContext | None = N
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise node_config.ConfigError(
-                f"{config.listen_host}:{config.listen_port} is already in use: stop the other server or pass --port"
+                f"{config.listen_host}:{config.listen_port} is already in use by another program (no other coopnode "
+                "serves this data directory): stop it, or listen elsewhere with --port or [serve] port in node.toml"
             ) from error
         raise node_config.ConfigError(f"cannot listen on {config.listen_host}:{config.listen_port}: {error}") from error
     return 0
