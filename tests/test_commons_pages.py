@@ -51,9 +51,11 @@ async def filled(node, *items) -> list[str]:
 
 
 async def gathered(node) -> None:
-    """Wait until the serving node's gatherer has handled every change of the proposals feed."""
+    """Wait until the serving node's gatherer has handled every change of the proposals feed, and its matcher has
+    ranked what that wrote."""
     async def caught_up():
-        return await proposals.position(node.db, FEED_READER) >= await proposals.last_change(node.db)
+        return (await proposals.position(node.db, FEED_READER) >= await proposals.last_change(node.db)
+                and await node.db.scalar("SELECT COUNT(*) FROM commons_proposals WHERE ranked = 0") == 0)
 
     await eventually(caught_up, message="the commons gathered every change")
 
