@@ -24,8 +24,8 @@ RETRY_SECONDS = 5.0
 PAIRS_PER_PROPOSAL = 100  # a proposal in a crowded place and trade keeps its best pairs only
 MIN_SCORE = 0.2
 OPPOSITE = {"need": "offer", "offer": "need"}
-CANDIDATES = (
-    "SELECT p.iri, p.side FROM commons_extent e JOIN commons_proposals p ON p.id = e.id "
+CANDIDATES = (  # the R*Tree first (CROSS JOIN keeps the order): an index on status alone would scan every open one
+    "SELECT p.iri, p.side FROM commons_extent e CROSS JOIN commons_proposals p ON p.id = e.id "
     "WHERE e.max_lat >= ? AND e.min_lat <= ? AND e.max_lon >= ? AND e.min_lon <= ? AND e.ends >= ? "
     "AND e.starts <= ? AND p.kind = ? AND p.status = 'open' AND (p.ends_at IS NULL OR p.ends_at > ?) "
     "AND p.actor_iri != ?"
