@@ -1,6 +1,7 @@
 -- Notifications: each new match above the threshold for one of our organisations' open proposals is told once,
 -- grouped into one digest per organisation per quiet period, sent as a direct message and/or an e-mail.
--- All four tables are owned by node.commons.notify.
+-- Owned by node.commons.notify: notified_matches, notify_cursor, notification_digests, notification_sends;
+-- by node.commons.notify_dm: notify_accounts.
 
 -- Each new match noticed for one of our open proposals: one row per (our proposal, the other side), so nothing is
 -- told twice, whatever re-gathering, rebuilding or restarting does to `matches`.
