@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from vocab.profile import is_email_address
 
 CONFIG_FILENAME = "node.toml"
 DATABASE_FILENAME = "coopnode.sqlite3"
@@ -24,6 +25,8 @@ class ConfigError(Exception):
 
 
 COMMONS_STORES = ("embedded", "sparql")
+MAIL_HOST_PATTERN = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+                               r"[A-Za-z0-9])?)*|[0-9.]+|\[?[0-9A-Fa-f:.]+\]?)$")
 COMMONS_ENDPOINTS = {"query_url": "SPARQL query endpoint", "update_url": "SPARQL Update endpoint",
                      "graph_store_url": "Graph Store Protocol endpoint"}
 
@@ -41,6 +44,29 @@ class CommonsConfig:
 
 
 @dataclass(frozen=True)
+class NotificationsConfig:
+    """[notifications]: which new matches an organisation is told of (node.commons.notify)."""
+
+    min_score: float = 0.6  # a new match for one of our open proposals is told when it scores at least this
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """[mail]: the SMTP server that e-mails notices (no host: no e-mail is sent)."""
+
+    host: str = ""
+    port: int = 587
+    sender: str = ""  # `from` in node.toml: the notices' From address
+    starttls: bool = True  # upgrade the connection with STARTTLS before anything is sent
+    username: str = ""  # log in with these, when the server wants it
+    password: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     data_dir: Path
     domain: str  # host[:port] that appears in every id; permanent once federating
@@ -53,6 +79,8 @@ class NodeConfig:
     federation_mode: str = "open"  # or "allowlist": only allowed domains federate
     authorized_fetch: bool = False  # ActivityPub GETs must be signed (HTML and Turtle stay public)
     commons: CommonsConfig = CommonsConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+    mail: MailConfig = MailConfig()
 
     @property
     def base_url(self) -> str:
@@ -103,6 +131,7 @@ def validate(config: NodeConfig) -> None:
     if not 0 <= config.listen_port < 65536:
         raise ConfigError(f"port {config.listen_port} is outside 0-65535")
     _validate_commons(config.commons)
+    _validate_notifications(config.notifications, config.mail)
 
 
 def _validate_commons(commons: CommonsConfig) -> None:
@@ -118,6 +147,37 @@ def _validate_commons(commons: CommonsConfig) -> None:
         raise ConfigError(f"[commons] query_timeout must be between 0 and 600 seconds, not {commons.query_timeout}")
     if not 0 < commons.max_rows <= 1_000_000:
         raise ConfigError(f"[commons] max_rows must be between 1 and 1000000, not {commons.max_rows}")
+
+
+def _validate_notifications(notifications: NotificationsConfig, mail: MailConfig) -> None:
+    if not 0 <= notifications.min_score <= 1:
+        raise ConfigError(f"[notifications] min_score must be between 0 and 1, not {notifications.min_score}")
+    if not mail.enabled:
+        if mail.username or mail.password or mail.sender:
+            raise ConfigError("[mail] has settings but no host: give host, the SMTP server that sends the notices "
+                              "(e.g. host = \"smtp.coop.example\")")
+        return
+    if not MAIL_HOST_PATTERN.match(mail.host):
+        raise ConfigError(f"[mail] host {mail.host!r} is not a host name or IP address (e.g. smtp.coop.example)")
+    if not 0 < mail.port < 65536:
+        raise ConfigError(f"[mail] port {mail.port} is outside 1-65535 (587 with starttls, 25 without)")
+    if not is_email_address(mail.sender):
+        raise ConfigError(f"[mail] from {mail.sender!r} is not an e-mail address: give the notices' sender, "
+                          "e.g. from = \"coopnode@coop.example\"")
+    if bool(mail.username) != bool(mail.password):
+        raise ConfigError("[mail] username and password go together: give both, or neither")
+    if mail.username and not mail.starttls and not is_loopback(mail.host):
+        raise ConfigError(f"[mail] would send the password to {mail.host} unencrypted: set starttls = true "
+                          "(or relay through a server on this machine)")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
 
 
 def is_ip_literal(host: str) -> bool:
@@ -150,10 +210,14 @@ def from_mapping(raw: dict, data_dir: Path, source: str = "configuration") -> No
     serve = _table(raw, "serve", source)
     federation = _table(raw, "federation", source)
     commons = _table(raw, "commons", source)
+    notifications, mail = _table(raw, "notifications", source), _table(raw, "mail", source)
     known = {"node": {"domain", "scheme", "dev", "name", "description"}, "serve": {"host", "port"},
              "federation": {"mode", "authorized_fetch"},
-             "commons": {"store", "query_url", "update_url", "graph_store_url", "query_timeout", "max_rows"}}
-    for section, table in (("node", node), ("serve", serve), ("federation", federation), ("commons", commons)):
+             "commons": {"store", "query_url", "update_url", "graph_store_url", "query_timeout", "max_rows"},
+             "notifications": {"min_score"},
+             "mail": {"host", "port", "from", "starttls", "username", "password"}}
+    for section, table in (("node", node), ("serve", serve), ("federation", federation), ("commons", commons),
+                           ("notifications", notifications), ("mail", mail)):
         unknown = set(table) - known[section]
         if unknown:
             raise ConfigError(f"{source}: unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")
@@ -180,6 +244,13 @@ def from_mapping(raw: dict, data_dir: Path, source: str = "configuration") -> No
             query_timeout=float(_typed(commons, "query_timeout", (int, float), source, 10.0)),
             max_rows=_typed(commons, "max_rows", int, source, 10_000),
         ),
+        notifications=NotificationsConfig(
+            min_score=float(_typed(notifications, "min_score", (int, float), source, 0.6))),
+        mail=MailConfig(
+            host=_typed(mail, "host", str, source, "").strip(), port=_typed(mail, "port", int, source, 587),
+            sender=_typed(mail, "from", str, source, "").strip(),
+            starttls=_typed(mail, "starttls", bool, source, True),
+            username=_typed(mail, "username", str, source, ""), password=_typed(mail, "password", str, source, "")),
     )
     try:
         validate(config)
@@ -244,6 +315,15 @@ def render_toml(config: NodeConfig) -> str:
         f"graph_store_url = {quoted(config.commons.graph_store_url)}   # and its Graph Store Protocol endpoint\n"
         f"query_timeout = {config.commons.query_timeout:g}   # seconds a /sparql query may run\n"
         f"max_rows = {config.commons.max_rows}   # rows (or triples) an answer holds at most\n"
+        "\n[notifications]\n"
+        f"min_score = {config.notifications.min_score:g}   # tell of new matches scoring at least this (0-1)\n"
+        "\n[mail]   # the SMTP server that e-mails notices (profile edit --notify-email); no host: no e-mail\n"
+        f"host = {quoted(config.mail.host)}\n"
+        f"port = {config.mail.port}\n"
+        f"from = {quoted(config.mail.sender)}\n"
+        f"starttls = {'true' if config.mail.starttls else 'false'}\n"
+        f"username = {quoted(config.mail.username)}\n"
+        f"password = {quoted(config.mail.password)}\n"
     )
 
 

@@ -17,6 +17,9 @@ from federation.delivery import DeliveryWorker
 from federation.inbox import InboxContext, InboxWorker, storing
 from federation.policy import PolicyView
 from node.commons.core import Commons
+from node.commons.notify import Notifier
+from node.commons.notify_dm import DirectMessages
+from node.commons.notify_mail import Mailer
 from node.config import DATABASE_FILENAME, NodeConfig
 from node.services import hubs as hub_service
 from node.services.feed_reader import FeedReader
@@ -76,6 +79,7 @@ class Runtime:
     delivery_worker: DeliveryWorker
     feed_readers: tuple[FeedReader, ...]  # what a command lets catch up before it ends (the commons waits for serve)
     commons: Commons
+    notifier: Notifier  # tells our organisations of new matches (runs while the node serves)
 
     async def instance_signer(self) -> Signer:
         """The instance actor's signer: it signs the node's own fetches."""
@@ -112,7 +116,9 @@ def build(config: NodeConfig, db: Database, *, signing_process: bool = False) ->
         publisher=publisher, proposals=ProposalService(publisher, cpv=cpv), hubs=hubs, inbound=inbound,
         inbox=inbox, inbox_worker=inbox_worker, delivery_worker=delivery_worker,
         feed_readers=(FeedReader(db, hub_service.FEED_READER, hubs.on_changes),),
-        commons=Commons(config, db, urls, cpv))
+        commons=Commons(config, db, urls, cpv),
+        notifier=Notifier(config, db, urls, DirectMessages(config, db, urls, publisher, client, instance_signer,
+                                                           policy_view.is_allowed), Mailer(config.mail)))
 
 
 @asynccontextmanager
@@ -153,8 +159,8 @@ async def check_servable(config: NodeConfig) -> list[str]:
 @asynccontextmanager
 async def serving(config: NodeConfig) -> AsyncIterator[Runtime]:
     """The node serving: its instance actor made if new, the client started, and the inbox and delivery workers,
-    the expiry of our proposals, the feed readers and the watcher of other processes' writes running until the
-    block ends. One node serves a data directory: AlreadyServing if another process does."""
+    the expiry of our proposals, the feed readers, the notifier and the watcher of other processes' writes running
+    until the block ends. One node serves a data directory: AlreadyServing if another process does."""
     with serve_lock(config.data_dir):
         async with _serving(config) as runtime:
             yield runtime
@@ -171,6 +177,7 @@ async def _serving(config: NodeConfig) -> AsyncIterator[Runtime]:
         tasks = [asyncio.ensure_future(job) for job in (
             runtime.inbox_worker.run(), runtime.delivery_worker.run(), _watch_other_processes(runtime),
             expire_when_due(runtime.proposals), runtime.commons.gatherer.run(), runtime.commons.matcher.run(),
+            runtime.notifier.run(),
             *(reader.run() for reader in runtime.feed_readers))]
         try:
             yield runtime

@@ -22,6 +22,10 @@ class Urls:
     def profile_page(self, username: str) -> str:
         return f"{self.base}/@{quote(username)}"
 
+    def notice(self, key: str) -> str:
+        """A direct message telling an organisation of new matches (private: no route serves it)."""
+        return f"{self.base}/notices/{key}"
+
     @property
     def instance_actor(self) -> str:
         return self.base + INSTANCE_ACTOR_PATH

@@ -14,7 +14,8 @@ from node.cli.main import main
 
 SAMPLE = str(resources.files("node") / "data" / "preston-coops.csv")
 SUBCOMMANDS = [["serve"], ["init"], ["actor"], ["actor", "add"], ["actor", "list"], ["actor", "remove"],
-               ["profile"], ["profile", "show"], ["profile", "edit"], ["import"], ["import", "coops"]]
+               ["profile"], ["profile", "show"], ["profile", "edit"], ["import"], ["import", "coops"],
+               ["notifications"], ["notifications", "list"]]
 
 
 @pytest.fixture
@@ -115,6 +116,52 @@ def test_profile_edit_with_a_bad_value_changes_nothing(data, capsys):
     assert code == 1 and "latitude" in err
     _, after, _ = run(capsys, "--data", data, "profile", "show", "preston", "--format", "json")
     assert after == before
+
+
+def test_whom_to_notify_is_set_as_a_private_setting(data, capsys):
+    code, out, err = run(capsys, "--data", data, "profile", "edit", "preston", "--notify", "ann@Social.Example",
+                         "--notify-email", "Ops@Coop.Example")
+    assert code == 0 and "notify, notify_email; a private setting: nothing is published" in out
+    assert "[mail] in node.toml names no SMTP host" in err
+    _, out, _ = run(capsys, "--data", data, "profile", "show", "preston", "--format", "json")
+    assert (json.loads(out)["notify"], json.loads(out)["notify_email"]) == ("@ann@social.example", "Ops@coop.example")
+    _, out, _ = run(capsys, "--data", data, "profile", "show", "preston", "--format", "activity")
+    assert "social.example" not in out and "Ops@" not in out
+    code, out, _ = run(capsys, "--data", data, "profile", "edit", "preston", "--notify", "https://social.example/u/ann",
+                       "--summary", "Our hub")
+    assert code == 0 and "summary, notify; it has no followers to tell" in out  # a public change: an Update
+    code, out, _ = run(capsys, "--data", data, "profile", "edit", "preston", "--notify", "", "--notify-email", "")
+    assert code == 0
+    _, out, _ = run(capsys, "--data", data, "profile", "show", "preston", "--format", "json")
+    assert (json.loads(out)["notify"], json.loads(out)["notify_email"]) == ("", "")
+
+
+@pytest.mark.parametrize(("arguments", "words"), [
+    (["--notify", "ann"], "notify: 'ann' is neither a fediverse handle"),
+    (["--notify-email", "ops@"], "notify_email: 'ops@' is not an e-mail address"),
+])
+def test_a_bad_notify_setting_is_refused_and_changes_nothing(data, capsys, arguments, words):
+    _, before, _ = run(capsys, "--data", data, "profile", "show", "preston", "--format", "json")
+    code, _, err = run(capsys, "--data", data, "profile", "edit", "preston", *arguments)
+    assert code == 1 and words in err and err.startswith("coopnode: error:")
+    _, after, _ = run(capsys, "--data", data, "profile", "show", "preston", "--format", "json")
+    assert after == before
+
+
+def test_init_and_actor_add_take_whom_to_notify(tmp_path, capsys):
+    directory = tmp_path / "n"
+    code, _, _ = run(capsys, "--data", directory, "init", "--domain", "coop.example", "--username", "coop",
+                     "--name", "Coop", "--notify", "@ops@social.example")
+    assert code == 0
+    code, _, _ = run(capsys, "--data", directory, "actor", "add", "--username", "bakers", "--name", "Bakers",
+                     "--notify-email", "bread@bakers.example")
+    assert code == 0
+    for username, key, value in (("coop", "notify", "@ops@social.example"),
+                                 ("bakers", "notify_email", "bread@bakers.example")):
+        _, out, _ = run(capsys, "--data", directory, "profile", "show", username, "--format", "json")
+        assert json.loads(out)[key] == value
+    code, out, err = run(capsys, "--data", directory, "notifications", "list")
+    assert code == 0 and out == "" and "0 notice(s) shown; 0 new match(es) waiting" in err
 
 
 def test_profile_show_formats(data, capsys):

@@ -10,7 +10,9 @@ from node.config import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     ConfigError,
+    MailConfig,
     NodeConfig,
+    NotificationsConfig,
     from_mapping,
     is_ip_literal,
     load,
@@ -219,6 +221,51 @@ def test_is_ip_literal():
     assert not is_ip_literal("coop.example")
 
 
+# [notifications] and [mail]
+
+
+def test_notifications_and_mail_default_to_a_threshold_and_no_mail(tmp_path):
+    config = load_text(tmp_path, '[node]\ndomain = "coop.example"\n')
+    assert config.notifications == NotificationsConfig(min_score=0.6)
+    assert config.mail == MailConfig() and not config.mail.enabled
+
+
+def test_mail_settings_are_read(tmp_path):
+    config = load_text(tmp_path, '[node]\ndomain = "coop.example"\n[notifications]\nmin_score = 1\n'
+                                 '[mail]\nhost = "smtp.coop.example"\nport = 25\nfrom = "commons@coop.example"\n'
+                                 'starttls = true\nusername = "commons"\npassword = "secret"\n')
+    assert config.notifications.min_score == 1.0
+    assert config.mail == MailConfig(host="smtp.coop.example", port=25, sender="commons@coop.example",
+                                     starttls=True, username="commons", password="secret")
+    assert config.mail.enabled
+
+
+@pytest.mark.parametrize(("settings", "complaint"), [
+    ("[notifications]\nmin_score = 1.5", "[notifications] min_score must be between 0 and 1, not 1.5"),
+    ("[notifications]\nmin_score = \"high\"", "min_score must be a int or float"),
+    ("[notifications]\nevery = 5", "unknown setting(s) in [notifications]: every"),
+    ('[mail]\nfrom = "commons@coop.example"', "[mail] has settings but no host"),
+    ('[mail]\nhost = "smtp coop"\nfrom = "a@coop.example"', "[mail] host 'smtp coop' is not a host name"),
+    ('[mail]\nhost = "smtp.coop.example"\nport = 0\nfrom = "a@coop.example"', "[mail] port 0 is outside 1-65535"),
+    ('[mail]\nhost = "smtp.coop.example"', "[mail] from '' is not an e-mail address"),
+    ('[mail]\nhost = "smtp.coop.example"\nfrom = "commons"', "[mail] from 'commons' is not an e-mail address"),
+    ('[mail]\nhost = "smtp.coop.example"\nfrom = "a@coop.example"\nusername = "a"',
+     "[mail] username and password go together"),
+    ('[mail]\nhost = "smtp.coop.example"\nfrom = "a@coop.example"\nstarttls = false\nusername = "a"\n'
+     'password = "b"', "[mail] would send the password to smtp.coop.example unencrypted: set starttls = true"),
+    ('[mail]\nhost = "smtp.coop.example"\nfrom = "a@coop.example"\nstarttls = "yes"', "starttls must be a bool"),
+    ('[mail]\nhost = "smtp.coop.example"\nfrom = "a@coop.example"\ntls = true', "unknown setting(s) in [mail]: tls"),
+])
+def test_bad_notification_and_mail_settings_say_what_to_do(tmp_path, settings, complaint):
+    assert complaint in config_error(tmp_path, f'[node]\ndomain = "coop.example"\n{settings}\n')
+
+
+def test_a_password_may_go_unencrypted_to_a_server_on_this_machine(tmp_path):
+    config = load_text(tmp_path, '[node]\ndomain = "coop.example"\n[mail]\nhost = "127.0.0.1"\nport = 25\n'
+                                 'from = "a@coop.example"\nstarttls = false\nusername = "a"\npassword = "b"\n')
+    assert config.mail.username == "a" and not config.mail.starttls
+
+
 # Rendering, writing and overriding
 
 
@@ -230,7 +277,12 @@ def sample_config(data_dir: Path, **changes) -> NodeConfig:
     return NodeConfig(**fields)
 
 
-@pytest.mark.parametrize("changes", [{}, {"scheme": "http", "dev": True, "domain": "[::1]:8443"}])
+@pytest.mark.parametrize("changes", [
+    {}, {"scheme": "http", "dev": True, "domain": "[::1]:8443"},
+    {"notifications": NotificationsConfig(min_score=0.75),
+     "mail": MailConfig(host="smtp.coop.example", port=465, sender="commons@coop.example", starttls=True,
+                        username="commons", password='pa"ss\\word')},
+])
 def test_render_toml_round_trips(tmp_path, changes):
     config = sample_config(tmp_path, **changes)
     assert from_mapping(tomllib.loads(render_toml(config)), tmp_path) == config

@@ -82,3 +82,26 @@ async def test_hub_without_members_has_no_member_list(tmp_path, http):
     async with running_node(tmp_path / "n", [preston_hub()]) as node:
         _, html = await page(http, node.base_url + "/@preston")
     assert "Members (" not in html
+
+
+async def test_whom_to_notify_is_on_no_page_document_or_query_answer(tmp_path, http):
+    """`notify` and `notify_email` are the organisation's private settings: its page, its actor document (AS2 and
+    Turtle) and the commons' SPARQL endpoint never show them."""
+    secret = preston_larder(notify="@ann@private-social.example", notify_email="ann.private@inbox.example")
+    async with running_node(tmp_path / "n", [secret]) as node:
+        await node.runtime.commons.gatherer.catch_up()
+        answers = []
+        for path, accept in (("/@the_preston_larder", "text/html"),
+                             ("/actors/the_preston_larder", "application/activity+json"),
+                             ("/actors/the_preston_larder", "text/turtle")):
+            async with http.get(node.base_url + path, headers={"Accept": accept}) as response:
+                assert response.status == 200
+                answers.append(await response.text())
+        query = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+        async with http.get(f"{node.base_url}/sparql", params={"query": query},
+                            headers={"Accept": "application/n-triples"}) as response:
+            assert response.status == 200
+            answers.append(await response.text())
+    assert "The Preston Larder Limited" in answers[-1]  # the commons holds the organisation …
+    for answer in answers:  # … and no page or answer names whom it tells
+        assert "private-social" not in answer and "ann.private" not in answer and "inbox.example" not in answer

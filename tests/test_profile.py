@@ -1,5 +1,6 @@
 """The profile model: validation names the field, and the actor document has the shapes Mastodon and rdflib need."""
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -62,11 +63,41 @@ def test_realistic_profiles_are_valid():
     ({"local_authority": "Preston"}, "local_authority", "GSS"),
     ({"founding_date": "2015-13-01"}, "founding_date", "YYYY-MM-DD"),
     ({"member_of": ["preston"]}, "member_of", "actor IRI"),
+    ({"notify": "ann"}, "notify", "fediverse handle like @ann@social.example"),
+    ({"notify": "@ann@social example"}, "notify", "nor an actor IRI"),
+    ({"notify": "social.example/@ann"}, "notify", "handle"),
+    ({"notify_email": "ops"}, "notify_email", "not an e-mail address"),
+    ({"notify_email": "ops@localhost"}, "notify_email", "e-mail address"),
+    ({"notify_email": "two words@coop.example"}, "notify_email", "e-mail address"),
 ])
 def test_each_bad_field_is_named_with_its_reason(changes, field, words):
     found = problems(preston_larder(**changes))
     assert field in found
     assert words in found[field]
+
+
+@pytest.mark.parametrize("changes", [
+    {"notify": "@ann@social.example"}, {"notify": "ann@social.example"}, {"notify": "@ops.team@127.0.0.1:8443"},
+    {"notify": "https://social.example/users/ann"}, {"notify_email": "ops@coop.example"},
+    {"notify_email": "Ops.Team+matches@mail.coop.example"},
+])
+def test_whom_to_notify_may_be_a_handle_an_actor_iri_or_an_address(changes):
+    assert validate(preston_larder(**changes)) == preston_larder(**changes)
+
+
+SECRETS = {"notify": "@ann@private-social.example", "notify_email": "ann.private@inbox.example"}
+
+
+@pytest.mark.parametrize("rich", [False, True])
+def test_whom_to_notify_is_never_published(rich):
+    """The private settings appear in no actor document (nor its Turtle), nor in the Murmurations profile."""
+    from vocab.murmurations import organization_profile
+
+    profile = preston_larder(**SECRETS)
+    actor = document(profile, rich=rich)
+    assert document(preston_larder(), rich=rich) == actor  # nothing differs from a profile without them
+    for text in (json.dumps(actor), to_turtle(actor), json.dumps(organization_profile(profile, URLS))):
+        assert "private-social" not in text and "inbox.example" not in text and "ann.private" not in text
 
 
 def test_all_problems_are_reported_at_once():

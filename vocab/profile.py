@@ -19,6 +19,15 @@ SIC_PATTERN = re.compile(r"^\d{4,5}$")
 UK_POSTCODE_PATTERN = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$")
 ONS_GEOGRAPHY = "http://statistics.data.gov.uk/id/statistical-geography/"
 MASTODON_FIELD_LIMIT = 4
+# Whom the node tells of new matches: a fediverse account (@user@host, the host may carry a port) or its actor IRI.
+FEDIVERSE_HANDLE_PATTERN = re.compile(r"^@?[A-Za-z0-9_]+([.-]+[A-Za-z0-9_]+)*@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?"
+                                      r"(:[0-9]{1,5})?$")
+# A plain e-mail address (dot-atom local part, a domain of two labels or more): nothing more exotic is needed.
+EMAIL_PATTERN = re.compile(r"^(?=.{3,254}$)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                           r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+                           r"[A-Za-z0-9])?)+$")
+# Settings of the organisation kept by its node only: never in its actor document, pages or linked data.
+PRIVATE_FIELDS = ("notify", "notify_email")
 
 # Register identifiers (vocab.md §8.4), with the words a reader sees in a profile field.
 IDENTIFIER_SCHEMES = {
@@ -85,6 +94,8 @@ class Profile:
     manually_approves_followers: bool = False
     discoverable: bool = True
     indexable: bool = True
+    notify: str = ""  # private: the fediverse account told of new matches (@user@host or an actor IRI)
+    notify_email: str = ""  # private: the address e-mailed about new matches
 
     def to_record(self) -> dict:
         return asdict(self)
@@ -188,6 +199,11 @@ def _problems(p: Profile):
             date.fromisoformat(p.founding_date)
         except ValueError:
             yield FieldProblem("founding_date", f"{p.founding_date!r} is not a date (YYYY-MM-DD)")
+    if p.notify and not (FEDIVERSE_HANDLE_PATTERN.match(p.notify) or _is_web_url(p.notify)):
+        yield FieldProblem("notify", f"{p.notify!r} is neither a fediverse handle like @ann@social.example "
+                                     "nor an actor IRI (https://…)")
+    if p.notify_email and not is_email_address(p.notify_email):
+        yield FieldProblem("notify_email", f"{p.notify_email!r} is not an e-mail address like ops@coop.example")
 
 
 def _location_problems(latitude, longitude):
@@ -201,6 +217,10 @@ def _location_problems(latitude, longitude):
             yield FieldProblem(name, f"{value!r} is not a number")
         elif not -limit <= value <= limit:
             yield FieldProblem(name, f"{value} is outside -{limit}..{limit}")
+
+
+def is_email_address(value: str) -> bool:
+    return bool(EMAIL_PATTERN.match(value))
 
 
 def _is_web_url(value: str) -> bool:

@@ -18,7 +18,7 @@ from node.services.coops_import import import_coops
 from node.store import actors, hub_members
 from node.urls import Urls
 from node.web import server
-from vocab.profile import Profile, actor_document, validate
+from vocab.profile import PRIVATE_FIELDS, Profile, actor_document, validate
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -144,9 +144,15 @@ async def profile_edit(args: argparse.Namespace) -> int:
         for hub in left:
             await hub_members.remove_member(db, hub, urls.actor(actor.username))
         changed = [name for name, value in profile.to_record().items() if value != actor.profile.to_record()[name]]
-        await node.publisher.update_actor(actor.username)
-        told = followers_told(len(await node.publisher.follower_inboxes(actor.username)), "Update")
+        if set(changed) <= set(PRIVATE_FIELDS):
+            told = "a private setting: nothing is published"
+        else:
+            await node.publisher.update_actor(actor.username)
+            told = followers_told(len(await node.publisher.follower_inboxes(actor.username)), "Update")
         print(f"Updated {actor.username}: {', '.join(changed)}; {told}")
+        if profile.notify_email and not node.config.mail.enabled:
+            print("Note: [mail] in node.toml names no SMTP host, so e-mailed notices wait until it does",
+                  file=sys.stderr)
     return 0
 
 

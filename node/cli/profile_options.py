@@ -35,6 +35,9 @@ PROFILE_OPTIONS = (
     ("--manual-approval", "manually_approves_followers", "flag", "approve each follower by hand"),
     ("--discoverable", "discoverable", "flag", "list in fediverse directories"),
     ("--indexable", "indexable", "flag", "allow full-text search of posts"),
+    ("--notify", "notify", "text",
+     "private: the fediverse account told of new matches, @user@host or an actor IRI (sent a direct message)"),
+    ("--notify-email", "notify_email", "text", "private: the e-mail address told of new matches (needs [mail])"),
 )
 
 
@@ -69,8 +72,25 @@ def apply_profile_options(profile: Profile, args: argparse.Namespace, resolve_ac
             value = [item for item in value if item.strip()]
         elif field_name in ("postcode", "country"):
             value = value.strip().upper()
+        elif field_name == "notify":
+            value = _handle(value.strip())
+        elif field_name == "notify_email":
+            value = _email(value.strip())
         changes[field_name] = value
     return replace(profile, **changes)
+
+
+def _handle(value: str) -> str:
+    """A fediverse handle as `@user@host` with the host in lower case; an IRI (or anything else) as given."""
+    user, at, host = value.removeprefix("@").partition("@")
+    if value.lower().startswith(("https://", "http://")) or not at:
+        return value
+    return f"@{user}@{host.lower()}"
+
+
+def _email(value: str) -> str:
+    local, at, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else value
 
 
 def _identifiers(values: list[str]) -> dict[str, str]:

@@ -170,6 +170,8 @@ def _merged(existing: Profile, imported: Profile) -> Profile:
         manually_approves_followers=existing.manually_approves_followers,
         discoverable=existing.discoverable,
         indexable=existing.indexable,
+        notify=existing.notify,
+        notify_email=existing.notify_email,
     )
 
 
