@@ -275,8 +275,8 @@ def _typed(table: dict, key: str, kind: type | tuple[type, ...], source: str, de
     value = table[key]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        raise ConfigError(f"{source}: {key} must be {' or '.join(TYPE_WORDS.get(k, k.__name__) for k in kinds)}, "
-                          f"not {value!r}")
+        wanted = TYPE_WORDS[float] if float in kinds else " or ".join(TYPE_WORDS.get(k, k.__name__) for k in kinds)
+        raise ConfigError(f"{source}: {key} must be {wanted}, not {value!r}")
     return value
 
 

@@ -45,7 +45,7 @@ async def test_the_direct_message_is_addressed_only_to_the_account_and_queued_on
     clock = Clock()
     async with fediverse_account("ann") as ann:
         async with runtime.opened(await a_node(tmp_path, ann.handle)) as node:
-            ann.keys[COUNCIL] = (await actors.require(node.db, "preston_council")).public_key_pem
+            ann.keys[COUNCIL] = await actors.public_key_pem(node.db, "preston_council")
             need = await node.proposals.add("preston_council", "need", MEALS)
             notifier = await a_digest_due(node, clock)
             await notifier.step()

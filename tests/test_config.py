@@ -242,7 +242,7 @@ def test_mail_settings_are_read(tmp_path):
 
 @pytest.mark.parametrize(("settings", "complaint"), [
     ("[notifications]\nmin_score = 1.5", "[notifications] min_score must be between 0 and 1, not 1.5"),
-    ("[notifications]\nmin_score = \"high\"", "min_score must be a int or float"),
+    ("[notifications]\nmin_score = \"high\"", "min_score must be a number"),
     ("[notifications]\nevery = 5", "unknown setting(s) in [notifications]: every"),
     ('[mail]\nfrom = "commons@coop.example"', "[mail] has settings but no host"),
     ('[mail]\nhost = "smtp coop"\nfrom = "a@coop.example"', "[mail] host 'smtp coop' is not a host name"),
