@@ -33,7 +33,9 @@ class IndexedProposal:
 
     def extent(self) -> tuple[float, ...]:
         """(min_lat, max_lat, min_lon, max_lon, first day, last day): where and when it holds, generously."""
-        box = WORLD if self.point is None else box_around(*self.point, max(self.radius_km or 0.0, 0.0))
+        # no area states no restriction (vocab.matching counts its radius as unlimited): the whole world
+        unlimited = self.point is None or self.radius_km is None
+        box = WORLD if unlimited else box_around(*self.point, max(self.radius_km, 0.0))
         first = ALL_TIME[0] if self.starts_at is None else math.floor(self.starts_at / DAY) - 1
         last = ALL_TIME[1] if self.ends_at is None else math.ceil(self.ends_at / DAY) + 1
         return (*box, first, last)
