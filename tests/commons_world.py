@@ -92,8 +92,13 @@ async def filled_commons(directory: Path):
 
 
 async def gathered(node: RunningNode) -> None:
-    """Wait until the serving node's gatherer has read the whole proposals feed (and so ranked what changed)."""
+    """Wait until the serving node's gatherer has read the whole proposals feed, and what it wrote is ranked (by the
+    gatherer itself, or, where commons_proposals has a `ranked` flag, by a matcher task of its own)."""
     async def read_all():
-        return await proposals.position(node.db, FEED_READER) == await proposals.last_change(node.db)
+        if await proposals.position(node.db, FEED_READER) != await proposals.last_change(node.db):
+            return False
+        columns = {row[1] for row in await node.db.fetch_all("PRAGMA table_info(commons_proposals)")}
+        return "ranked" not in columns or not await node.db.scalar(
+            "SELECT COUNT(*) FROM commons_proposals WHERE ranked = 0")
 
     await eventually(read_all, message="the commons gathered every change")

@@ -77,7 +77,8 @@ async def test_a_cpv_branch_finds_every_code_under_it(world):
 
 
 async def test_cpv_branches_are_checked():
-    for text, reason in (("99", "no CPV 2008 code starts with 99"), ("03212199", "no CPV 2008 code starts with 03212199"),
+    for text, reason in (("99", "no CPV 2008 code starts with 99"),
+                         ("03212199", "no CPV 2008 code starts with 03212199"),
                          ("03212100-9", "wrong check digit"), ("3", "not a CPV code or branch"),
                          ("0321x", "not a CPV code or branch")):
         with pytest.raises(BadSearch) as raised:

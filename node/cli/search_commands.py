@@ -7,9 +7,10 @@ import json
 import time
 
 from node.cli.common import UsageError, day, hosted_actor, opened_node
-from node.commons import index, matches
+from node.commons import index
+from node.commons.search import matches
 from node.commons.search import BadSearch, SearchResults, organisation_iri, query_from, search
-from node.commons.search_query import DEFAULT_KM, MAX_LIMIT, PAGE_SIZE
+from node.commons.search.query import DEFAULT_KM, MAX_LIMIT, PAGE_SIZE
 from node.runtime import Runtime
 from node.store.data_dir import is_served
 from vocab.cpv import CpvList

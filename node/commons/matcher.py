@@ -1,8 +1,9 @@
 """Matching in the commons: owns `matches`. For a changed proposal, candidates of the other kind come from the
 index (under the CPV branch a match needs, by the codes' primary key, in the window and band of latitude its area
 reaches; without CPV codes, areas and windows that intersect in the R*Tree; open; another owner), those too far
-are dropped before their JSON is read, and the rest are scored by vocab.matching; its pairs (at most PAIRS_PER_PROPOSAL, best first) replace every pair it had, from either side,
-so a need's list stays right when an offer changes. A pair found before keeps when it was first found."""
+are dropped before their JSON is read, and the rest are scored by vocab.matching; its pairs (at most
+PAIRS_PER_PROPOSAL, best first) replace every pair it had, from either side, so a need's list stays right when an
+offer changes. A pair found before keeps when it was first found."""
 
 import json
 import math

@@ -7,7 +7,7 @@ from node.config import NodeConfig
 from node.store import actors
 from node.web import (actor_routes, client_api, inbox_routes, object_routes, pages, proposal_pages, sparql_routes,
                       wellknown)
-from node.web import murmurations_routes, search_routes
+from node.web import search_routes
 from node.web.authorized_fetch import authorized_fetch_middleware
 from node.web.cache import RenderCache
 from node.web.state import NODE, NodeState, state_of
@@ -31,7 +31,6 @@ def create_app(config: NodeConfig) -> web.Application:
     proposal_pages.add_routes(app)
     sparql_routes.add_routes(app)
     search_routes.add_routes(app)
-    murmurations_routes.add_routes(app)
     app.router.add_get("/ns", vocabulary)
     app.router.add_get("/healthz", health)
     return app

@@ -12,7 +12,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from federation import remote_actors
-from node.commons import matches
+from node.commons.search import matches
 from node.store import actors, proposals
 from node.web import pages
 from node.web.cache import Rendered

@@ -2,7 +2,7 @@
 generated needs and offers (UK points from the co-ops file, CPV codes weighted to what councils and co-ops buy,
 windows over the next year), then Matcher.rank([one need]) and node.commons.search timed one at a time.
 
-    .venv/bin/python -m bench.commons [--proposals 100000] [--runs 400] [--seed 1] [--profile] [--cache-mb N]
+    .venv/bin/python -m bench.commons_scratch [--proposals 100000] [--runs 400] [--seed 1] [--profile] [--cache-mb N]
 
 Prints p50/p99 per measure (the later matching bench's target: one need in ≤ 5 ms p50, ≤ 50 ms p99 at 100,000)."""
 
@@ -170,7 +170,7 @@ async def measure(arguments: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.commons", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.commons_scratch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--proposals", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=400, help="needs ranked (a quarter as many of each search)")

@@ -1,7 +1,10 @@
 """Searching the commons: a validated SearchQuery (words, a CPV branch, near a point or an organisation, a time
 window, kind, hub, open or all) answered from the indexes alone. One index drives each search (FTS5 for words, the
 R*Tree for a place or a window, the CPV codes' primary key for a branch, the hub's members and paths); every other
-filter is checked on the rows it finds, by primary key or index; distances are exact (haversine) after the box."""
+filter is checked on the rows it finds, by primary key or index; distances are exact (haversine) after the box.
+
+The query and its parameters are in search.query; what the API, the CLI and our pages read of the ranked matches
+is in search.matches."""
 
 import math
 import time
@@ -9,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from node.commons.index import DAY, box_around
-from node.commons.matches import SUMMARY_COLUMNS, ProposalSummary
-from node.commons.search_query import BadSearch, SearchQuery, cpv_branch, query_from
+from node.commons.search.matches import SUMMARY_COLUMNS, ProposalSummary
+from node.commons.search.query import BadSearch, SearchQuery, cpv_branch, query_from
 from node.store.database import Database
 from node.urls import Urls
 from vocab.matching import distance_km
