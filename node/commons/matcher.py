@@ -1,12 +1,9 @@
 """Matching in the commons: owns `matches`. For a changed proposal, candidates of the other kind come from the
-index (under the CPV branch a match needs, by the codes' primary key, in the window and band of latitude its area
-reaches; without CPV codes, areas and windows that intersect in the R*Tree; open; another owner), those too far
-are dropped before their JSON is read, and the rest are scored by vocab.matching; its pairs (at most
-PAIRS_PER_PROPOSAL, best first) replace every pair it had, from either side, so a need's list stays right when an
-offer changes. A pair found before keeps when it was first found."""
+index (the CPV branch a match needs, the window and the area's reach; without CPV, the R*Tree; open) and are scored
+by vocab.matching; its pairs (at most PAIRS_PER_PROPOSAL, best first) replace every pair it had, from either side,
+so a need's list stays right when an offer changes. A pair found before keeps when it was first found."""
 
 import json
-import math
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -39,6 +36,7 @@ CANDIDATES_BY_CODE = (
 LATITUDE_BAND = (" AND (p.latitude IS NULL OR ABS(p.latitude - ?) * ? <= "
                  "? + COALESCE(MAX(json_extract(p.side, '$.area[2]'), 0), 1e12))")
 WINDOW_SLACK = 2 * index.DAY  # as generous as the R*Tree's whole days
+INFINITY = float("inf")
 
 
 def side_record(iri: str, actor_iri: str, proposal: Proposal, owner: OrganisationFacts | None) -> dict:
@@ -80,21 +78,25 @@ class Matcher:
         moment = datetime.fromtimestamp(now, timezone.utc)
         ranked: dict[str, list[Match]] = {}
         for iri in iris:
-            row = await self.db.fetch_one(  # the row and its extent at once: a gatherer may replace both meanwhile
-                "SELECT p.*, e.min_lat, e.max_lat, e.min_lon, e.max_lon, e.starts AS first_day, e.ends AS last_day "
-                "FROM commons_proposals p JOIN commons_extent e ON e.id = p.id WHERE p.iri = ?", (iri,))
+            row = await index.proposal(self.db, iri)
             if row is None:
                 continue
             if row["status"] != "open" or (row["ends_at"] is not None and row["ends_at"] <= now):
                 ranked[iri] = []
                 continue
-            ranked[iri] = await self._pairs(side_from(json.loads(row["side"])), row, moment, now)
+            ranked[iri] = await self._pairs(side_from(json.loads(row["side"])), row["id"], moment, now)
         async with self.db.transaction() as connection:
             for iri, found in ranked.items():
                 await self._replace_in(connection, iri, found, now)
         return sum(len(found) for found in ranked.values())
 
-    async def _pairs(self, side: Side, row, moment: datetime, now: int) -> list[Match]:
+    async def _pairs(self, side: Side, row_id: int, moment: datetime, now: int) -> list[Match]:
+        row = await self.db.fetch_one(
+            "SELECT p.starts_at, p.ends_at, p.latitude, p.longitude, e.min_lat, e.max_lat, e.min_lon, e.max_lon, "
+            "e.starts AS first_day, e.ends AS last_day FROM commons_proposals p JOIN commons_extent e ON e.id = p.id "
+            "WHERE p.id = ?", (row_id,))
+        if row is None:  # replaced since it was read: its new version is ranked in turn
+            return []
         codes = [code for code in side.classifications if code.isdigit() and len(code) == 8]
         # a need's offers must share its candidate prefix; an offer's needs, at least its division
         branches = sorted({candidate_prefix(code) if side.kind == "need" else code[:2] for code in codes})
@@ -102,8 +104,8 @@ class Matcher:
             sql = CANDIDATES_BY_CODE.format(ranges=" OR ".join(["(c.code >= ? AND c.code < ?)"] * len(branches)))
             parameters = [bound for branch in branches for bound in (branch, branch[:-1] + chr(ord(branch[-1]) + 1))]
             parameters += [OPPOSITE[side.kind], now, side.actor_iri,
-                           -math.inf if row["starts_at"] is None else row["starts_at"] - WINDOW_SLACK,
-                           math.inf if row["ends_at"] is None else row["ends_at"] + WINDOW_SLACK]
+                           -INFINITY if row["starts_at"] is None else row["starts_at"] - WINDOW_SLACK,
+                           INFINITY if row["ends_at"] is None else row["ends_at"] + WINDOW_SLACK]
             radius = side.area[2] if side.area else None
             if row["latitude"] is not None and radius is not None and radius >= 0:
                 sql += LATITUDE_BAND

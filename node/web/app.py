@@ -7,10 +7,10 @@ from node.config import NodeConfig
 from node.store import actors
 from node.web import (actor_routes, client_api, inbox_routes, object_routes, pages, proposal_pages, sparql_routes,
                       wellknown)
-from node.web import search_routes
 from node.web.authorized_fetch import authorized_fetch_middleware
 from node.web.cache import RenderCache
 from node.web.state import NODE, NodeState, state_of
+from node.web import search_routes
 from vocab.context import vocabulary_turtle
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -30,9 +30,9 @@ def create_app(config: NodeConfig) -> web.Application:
     pages.add_routes(app)
     proposal_pages.add_routes(app)
     sparql_routes.add_routes(app)
-    search_routes.add_routes(app)
     app.router.add_get("/ns", vocabulary)
     app.router.add_get("/healthz", health)
+    search_routes.add_routes(app)  # the commons' search and matches, the Murmurations profiles
     return app
 
 

@@ -12,9 +12,9 @@ from aiohttp import web
 from markupsafe import Markup
 
 from federation import remote_actors
-from node.commons.search import matches
 from node.store import actors, proposals
 from node.web import pages
+from node.commons.search import matches
 from node.web.cache import Rendered
 from node.web.negotiation import ACTIVITY_JSON, OFFERED, TURTLE, Representation, choose
 from node.store.proposals import Filters
