@@ -182,12 +182,12 @@ async def test_the_indexes_answer_every_search(world):
         plan = await explain(world.preston.db, query, world.runtime.urls)
         scans = [line for line in plan if line.startswith("SCAN ")]
         for line in scans:
-            assert line in ("SCAN d", "SCAN o") or "VIRTUAL TABLE INDEX" in line, (query, plan)
+            assert line == "SCAN d" or line.startswith("SCAN o") or "VIRTUAL TABLE INDEX" in line, (query, plan)
             assert not line.endswith(("INDEX 2:", "INDEX 0:")), (query, plan)  # a virtual table read whole
         assert any(line.startswith("SEARCH p USING") for line in plan), (query, plan)
         assert not any(line.startswith("SCAN p") for line in plan), (query, plan)
-        if query.hub is None:
-            assert "SCAN o" not in plan  # the organisations are scanned only for a hub's members
+        if query.hub is None:  # the organisations (or an index of theirs) are scanned only for a hub's members
+            assert not any(line.startswith("SCAN o") for line in plan), (query, plan)
 
 
 async def test_query_from_reads_the_api_parameters():
