@@ -54,6 +54,15 @@ class Urls:
             shared_inbox=self.shared_inbox,
         )
 
+    def murmurations_organisation(self, username: str) -> str:
+        """A hosted organisation's Murmurations profile (organizations_schema-v1.0.0)."""
+        return f"{self.base}/murmurations/organizations/{quote(username)}.json"
+
+    def murmurations_offer_want(self, iri: str) -> str | None:
+        """The Murmurations profile (offers_wants_schema-v0.1.0) of one of our objects, None for any other IRI."""
+        prefix = f"{self.base}/objects/"
+        return f"{self.base}/murmurations/offers-wants/{iri[len(prefix):]}.json" if iri.startswith(prefix) else None
+
     def username_from_actor_iri(self, iri: str) -> str | None:
         """The local username an actor IRI (or profile page URL) names, if it is one of ours."""
         scheme, separator, rest = iri.partition("://")

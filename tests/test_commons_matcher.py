@@ -94,11 +94,3 @@ async def test_an_expired_offer_is_not_a_candidate(node):
     await node.db.write("UPDATE commons_proposals SET ends_at = 1 WHERE iri = ?", (offer,))  # as if it ended
     need = await publish(node, "preston_council", "need", MEALS)
     assert await pairs(node) == {} and need
-
-
-async def test_candidates_come_from_the_r_tree_first(node):
-    from node.commons.matcher import CANDIDATES
-
-    sql = CANDIDATES + " AND EXISTS (SELECT 1 FROM commons_codes c WHERE c.iri = p.iri AND c.code >= ? AND c.code < ?)"
-    plan = [row[3] for row in await node.db.fetch_all("EXPLAIN QUERY PLAN " + sql, [1] * sql.count("?"))]
-    assert plan[0].startswith("SCAN e VIRTUAL TABLE") and "rowid=?" in plan[1], plan

@@ -57,6 +57,14 @@ class CpvList:
     def get(self, code: str) -> CpvCode | None:
         return self._by_code.get(code)
 
+    def is_prefix(self, digits: str) -> bool:
+        """Whether some code starts with these digits (a search "under 0321" needs a real branch)."""
+        return digits in self._prefixes
+
+    @functools.cached_property
+    def _prefixes(self) -> frozenset[str]:
+        return frozenset(code[:length] for code in self._by_code for length in range(1, len(code) + 1))
+
     def parse(self, text: str) -> CpvCode:
         """A code as people write it (`55520000`, `55520000-1`) or as its IRI; ValueError says what is wrong."""
         value = text.strip()

@@ -164,6 +164,11 @@ class Side:
         prepare(self, "_amounts", (_amount(self.quantity), _amount(self.available), _amount(self.minimum)))
 
 
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float | None:
+    """Great-circle distance between two (latitude, longitude) points; None when either is not a plausible point."""
+    return _distance_km(_point(a), _point(b))
+
+
 def side_of(iri: str, actor_iri: str, proposal: Proposal, owner: Owner) -> Side:
     """The Side of one of our normalised proposals (or a peer's, read by vocab.proposal_ingest)."""
     area = proposal.area

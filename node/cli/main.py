@@ -11,6 +11,7 @@ from node.cli import (federation_commands, hub_commands, moderation_commands, no
                       notification_commands, proposal_commands, token_commands)
 from node.cli.common import USER_ERRORS
 from node.cli.profile_options import add_profile_options
+from node.cli import search_commands
 
 EXIT_USER_ERROR = 1
 TYPE_HELP = ("organization (a co-op or an anchor institution; default) or group (a city or network hub, which "
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="make each imported co-op a member of this hub (local username or IRI)")
     federation_commands.add_parsers(commands_parsers, data_option)
     moderation_commands.add_parsers(commands_parsers, data_option)
+    search_commands.add_parsers(commands_parsers, data_option)
     hub_commands.add_parsers(commands_parsers, data_option)
     token_commands.add_parsers(commands_parsers, data_option)
     proposal_commands.add_parsers(commands_parsers, data_option)

@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 
 from node.store.database import Database
+from vocab.matching import EARTH_RADIUS_KM
 
 DAY = 86400
-KM_PER_DEGREE = 111.32
+KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180  # of latitude, on the sphere vocab.matching measures on
 WORLD = (-90.0, 90.0, -180.0, 180.0)
 ALL_TIME = (0.0, 1.0e6)  # in days since 1970: R*Tree coordinates are 32-bit floats, exact for whole days
 
@@ -32,18 +33,20 @@ class IndexedProposal:
 
     def extent(self) -> tuple[float, ...]:
         """(min_lat, max_lat, min_lon, max_lon, first day, last day): where and when it holds, generously."""
-        if self.point is None:
-            box = WORLD
-        else:
-            latitude, longitude = self.point
-            radius = max(self.radius_km or 0.0, 0.0)
-            dlat = radius / KM_PER_DEGREE
-            dlon = radius / (KM_PER_DEGREE * max(math.cos(math.radians(min(abs(latitude) + dlat, 89.9))), 0.01))
-            box = (max(latitude - dlat, -90.0), min(latitude + dlat, 90.0),
-                   max(longitude - dlon, -180.0), min(longitude + dlon, 180.0))
+        # no area states no restriction (vocab.matching counts its radius as unlimited): the whole world
+        unlimited = self.point is None or self.radius_km is None
+        box = WORLD if unlimited else box_around(*self.point, max(self.radius_km, 0.0))
         first = ALL_TIME[0] if self.starts_at is None else math.floor(self.starts_at / DAY) - 1
         last = ALL_TIME[1] if self.ends_at is None else math.ceil(self.ends_at / DAY) + 1
         return (*box, first, last)
+
+
+def box_around(latitude: float, longitude: float, radius_km: float) -> tuple[float, float, float, float]:
+    """(min_lat, max_lat, min_lon, max_lon) of a box holding every point within radius_km (a little more)."""
+    dlat = radius_km / KM_PER_DEGREE
+    dlon = radius_km / (KM_PER_DEGREE * max(math.cos(math.radians(min(abs(latitude) + dlat, 89.9))), 0.01))
+    return (max(latitude - dlat, -90.0), min(latitude + dlat, 90.0),
+            max(longitude - dlon, -180.0), min(longitude + dlon, 180.0))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Matching in the commons: owns `matches`. For a changed proposal, candidates of the other kind come from the
-index (areas and windows that intersect, in an R*Tree; a shared CPV division; open; another owner) and are scored
+index (the CPV branch a match needs, the window and the area's reach; without CPV, the R*Tree; open) and are scored
 by vocab.matching; its pairs (at most PAIRS_PER_PROPOSAL, best first) replace every pair it had, from either side,
 so a need's list stays right when an offer changes. A pair found before keeps when it was first found."""
 
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from node.commons import index
 from node.store.database import Database
-from vocab.matching import Match, Owner, Side, match, side_of
+from vocab.matching import Match, Owner, Side, candidate_prefix, distance_km, match, side_of
 from vocab.organisation import OrganisationFacts
 from vocab.proposal import Measure, Proposal
 
@@ -24,12 +24,26 @@ RETRY_SECONDS = 5.0
 PAIRS_PER_PROPOSAL = 100  # a proposal in a crowded place and trade keeps its best pairs only
 MIN_SCORE = 0.2
 OPPOSITE = {"need": "offer", "offer": "need"}
-CANDIDATES = (  # the R*Tree first (CROSS JOIN keeps the order): an index on status alone would scan every open one
-    "SELECT p.iri, p.side FROM commons_extent e CROSS JOIN commons_proposals p ON p.id = e.id "
+OPEN_OTHERS = "p.kind = ? AND p.status = 'open' AND (p.ends_at IS NULL OR p.ends_at > ?) AND p.actor_iri != ?"
+# Without CPV codes to start from: the proposals whose area and window intersect this one's (the R*Tree).
+CANDIDATES_BY_PLACE = (
+    "SELECT p.iri, p.side, p.latitude, p.longitude, json_extract(p.side, '$.area[2]') "
+    "FROM commons_extent e CROSS JOIN commons_proposals p ON p.id = e.id "
     "WHERE e.max_lat >= ? AND e.min_lat <= ? AND e.max_lon >= ? AND e.min_lon <= ? AND e.ends >= ? "
-    "AND e.starts <= ? AND p.kind = ? AND p.status = 'open' AND (p.ends_at IS NULL OR p.ends_at > ?) "
-    "AND p.actor_iri != ?"
+    "AND e.starts <= ? AND " + OPEN_OTHERS
 )
+# With them: the proposals under the CPV branches that can reach MIN_CLASSIFICATION_SIMILARITY (the codes' primary
+# key), in the window and the band of latitude this one's area can reach. Cheaper than the R*Tree, whose boxes
+# (areas up to hundreds of km) overlap by the thousand in a crowded commons, and whose lookups by id cost ~8 µs each.
+CANDIDATES_BY_CODE = (
+    "SELECT p.iri, p.side, p.latitude, p.longitude, json_extract(p.side, '$.area[2]') "
+    "FROM commons_codes c CROSS JOIN commons_proposals p ON p.iri = c.iri WHERE ({ranges}) AND " + OPEN_OTHERS +
+    " AND (p.ends_at IS NULL OR p.ends_at >= ?) AND (p.starts_at IS NULL OR p.starts_at <= ?)"
+)
+LATITUDE_BAND = (" AND (p.latitude IS NULL OR ABS(p.latitude - ?) * ? <= "
+                 "? + COALESCE(MAX(json_extract(p.side, '$.area[2]'), 0), 1e12))")
+WINDOW_SLACK = 2 * index.DAY  # as generous as the R*Tree's whole days
+INFINITY = float("inf")
 
 
 def side_record(iri: str, actor_iri: str, proposal: Proposal, owner: OrganisationFacts | None) -> dict:
@@ -109,16 +123,40 @@ class Matcher:
         return sum(len(found) for _, found in ranked.values())
 
     async def _pairs(self, side: Side, row_id: int, moment: datetime, now: int) -> list[Match]:
-        extent = await self.db.fetch_one(
-            "SELECT min_lat, max_lat, min_lon, max_lon, starts, ends FROM commons_extent WHERE id = ?", (row_id,))
-        sql, parameters = CANDIDATES, [*extent, OPPOSITE[side.kind], now, side.actor_iri]
-        divisions = sorted({code[:2] for code in side.classifications if code.isdigit() and len(code) == 8})
-        if divisions:
-            sql += " AND EXISTS (SELECT 1 FROM commons_codes c WHERE c.iri = p.iri AND (" + " OR ".join(
-                ["(c.code >= ? AND c.code < ?)"] * len(divisions)) + "))"
-            parameters += [bound for division in divisions for bound in (division, f"{int(division) + 1:02d}")]
-        found = []
-        for _, record in await self.db.fetch_all(sql, parameters):
+        row = await self.db.fetch_one(
+            "SELECT p.starts_at, p.ends_at, p.latitude, p.longitude, e.min_lat, e.max_lat, e.min_lon, e.max_lon, "
+            "e.starts AS first_day, e.ends AS last_day FROM commons_proposals p JOIN commons_extent e ON e.id = p.id "
+            "WHERE p.id = ?", (row_id,))
+        if row is None:  # replaced since it was read: its new version is ranked in turn
+            return []
+        codes = [code for code in side.classifications if code.isdigit() and len(code) == 8]
+        # a need's offers must share its candidate prefix; an offer's needs, at least its division
+        branches = sorted({candidate_prefix(code) if side.kind == "need" else code[:2] for code in codes})
+        if branches:
+            sql = CANDIDATES_BY_CODE.format(ranges=" OR ".join(["(c.code >= ? AND c.code < ?)"] * len(branches)))
+            parameters = [bound for branch in branches for bound in (branch, branch[:-1] + chr(ord(branch[-1]) + 1))]
+            parameters += [OPPOSITE[side.kind], now, side.actor_iri,
+                           -INFINITY if row["starts_at"] is None else row["starts_at"] - WINDOW_SLACK,
+                           INFINITY if row["ends_at"] is None else row["ends_at"] + WINDOW_SLACK]
+            radius = side.area[2] if side.area else None
+            if row["latitude"] is not None and radius is not None and radius >= 0:
+                sql += LATITUDE_BAND
+                parameters += [row["latitude"], index.KM_PER_DEGREE, radius]
+        else:
+            sql = CANDIDATES_BY_PLACE
+            parameters = [row["min_lat"], row["max_lat"], row["min_lon"], row["max_lon"], row["first_day"],
+                          row["last_day"], OPPOSITE[side.kind], now, side.actor_iri]
+        point = (row["latitude"], row["longitude"]) if row["latitude"] is not None else None
+        reach = max(side.area[2], 0) if side.area and point else None
+        found, seen = [], set()
+        for iri, record, latitude, longitude, other_radius in await self.db.fetch_all(sql, parameters):
+            if iri in seen:  # found again under another of its codes
+                continue
+            seen.add(iri)
+            if reach is not None and other_radius is not None and latitude is not None:
+                distance = distance_km(point, (latitude, longitude))  # before reading the JSON: most are too far
+                if distance is not None and distance > reach + max(other_radius, 0):
+                    continue
             other = side_from(json.loads(record))
             pair = match(side, other, now=moment) if side.kind == "need" else match(other, side, now=moment)
             if pair is not None and pair.score >= MIN_SCORE:

@@ -316,6 +316,14 @@ async def own_due_to_expire(db: Database, now: int, limit: int) -> list[str]:
     return [row[0] for row in rows]
 
 
+async def own_open_iris(db: Database, now: int) -> list[str]:
+    """The IRIs of our open (unexpired) needs and offers, oldest first."""
+    rows = await db.fetch_all(
+        "SELECT iri FROM proposals WHERE username IS NOT NULL AND status = 'open' "
+        "AND (ends_at IS NULL OR ends_at > ?) ORDER BY published_at, iri", (now,))
+    return [row[0] for row in rows]
+
+
 async def next_expiry(db: Database) -> int | None:
     return await db.scalar(
         "SELECT MIN(ends_at) FROM proposals WHERE username IS NOT NULL AND status = 'open' AND ends_at IS NOT NULL")

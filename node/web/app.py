@@ -10,6 +10,7 @@ from node.web import (actor_routes, client_api, commons_pages, inbox_routes, obj
 from node.web.authorized_fetch import authorized_fetch_middleware
 from node.web.cache import RenderCache
 from node.web.state import NODE, NodeState, state_of
+from node.web import search_routes
 from vocab.context import vocabulary_turtle
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -32,6 +33,7 @@ def create_app(config: NodeConfig) -> web.Application:
     sparql_routes.add_routes(app)
     app.router.add_get("/ns", vocabulary)
     app.router.add_get("/healthz", health)
+    search_routes.add_routes(app)  # the commons' search and matches, the Murmurations profiles
     return app
 
 

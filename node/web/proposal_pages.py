@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from node.store import actors, proposals
 from node.web import pages
+from node.commons.search import matches
 from node.web.cache import Rendered
 from node.web.negotiation import ACTIVITY_JSON, OFFERED, TURTLE, Representation, choose
 from node.store.proposals import Filters
@@ -34,6 +35,7 @@ QUERY_MAX_LENGTH = 200
 TAG_PATTERN = re.compile(r"#?\w{1,50}")
 DIVISION_PATTERN = re.compile(r"\d{2}")
 KIND_WORDS = {"need": "Need", "offer": "Offer"}
+POSSIBLE_MATCHES = 5  # the best ones a proposal's page shows
 # The listing is not offered as Turtle: converting fifty documents through JSON-LD takes seconds.
 LISTING_OFFERED = tuple(offer for offer in OFFERED if offer[3] is not TURTLE)
 # A stored proposal's end date was checked when it was published; rebuilding it must not check it again.
@@ -121,9 +123,12 @@ async def proposal_page(node: NodeState, document: dict) -> Rendered:
     author_name = author.profile.name if author else document.get("attributedTo", "")
     publication = publication_of(document, author_name)
     now = datetime.now(timezone.utc)
+    is_open = proposal.is_open(now)
     return pages.render_page(
         node, "proposal.html", proposal=proposal, iri=document["id"], kind_word=KIND_WORDS[proposal.kind],
-        status_text=status_words(proposal, now), is_open=proposal.is_open(now), what=what_of(proposal, cpv),
+        possible_matches=await possible_matches(node, document["id"], proposal.kind, now) if is_open else [],
+        murmurations_url=node.urls.murmurations_offer_want(document["id"]) if is_open else None,
+        status_text=status_words(proposal, now), is_open=is_open, what=what_of(proposal, cpv),
         how_much=quantity_words(proposal), when=when_words(proposal),
         description=Markup(summary_html(proposal.description)),
         tags=[(tag, tag_path(tag)) for tag in hashtags(proposal, cpv)],
@@ -132,6 +137,16 @@ async def proposal_page(node: NodeState, document: dict) -> Rendered:
         published=_dated(publication.published), updated=_dated(publication.updated),
         listing_url="/proposals?" + urlencode({"kind": proposal.kind}),
         json_ld=pages.embedded_json_ld(schema_org(proposal, publication, cpv)))
+
+
+async def possible_matches(node: NodeState, iri: str, kind: str, now: datetime) -> list[dict]:
+    """The best matches of one of our proposals with open proposals of the other kind, as its page shows them (links
+    only to http(s) URLs: a peer's IRIs and pages come from its documents)."""
+    ranked = await matches.matches_of(node.db, iri, kind, now=int(now.timestamp()), limit=POSSIBLE_MATCHES)
+    return [{"words": match.words, "score": f"{match.score:.2f}", "explanation": match.explanation,
+             "kind_word": KIND_WORDS.get(match.other.kind, ""), "title": match.other.title,
+             "url": _web_url(match.other.iri), "author_name": match.other.author_name,
+             "author_url": _web_url(match.other.author_url)} for match in ranked]
 
 
 # ---------------------------------------------------------------- the listing
