@@ -12,7 +12,7 @@ from node.commons import directory, places
 from node.commons.directory import Around, Filters
 from node.commons.gatherer import FEED_READER
 from node.store import proposals
-from nodes import eventually, follow, preston_hub, preston_larder, running_node
+from nodes import eventually, follow, node_database, preston_hub, preston_larder, running_node
 
 MEALS = dict(title="School meals for 40 pupils", cpv="55524000", quantity="40", unit="meal", ends="2099-03-31")
 CATERING = dict(title="Community catering", cpv="55520000", quantity="400", unit="meal", ends="2099-03-31")
@@ -257,14 +257,14 @@ async def test_the_page_reads_through_indexes_and_counts_not_every_proposal(node
     assert "USING INDEX commons_proposals_open" in plan(await db.fetch_all(f"EXPLAIN QUERY PLAN {walking[0]}",
                                                                            walking[1]))
     # the totals, counts per place and map cells never read commons_proposals but for the stale ones, by index
+    # (traced on a connection of the test's own: the serving node's tasks query beside it)
     traced = []
-    await db.connection.set_trace_callback(traced.append)
-    try:
-        totals = await directory.open_totals(db, Filters(), now)
-        await places.places(db, Filters(), now, limit=25)
-        await places.proposal_cells(db, Filters(), now, places.Grid(0.1, 0.1))
-    finally:
-        await db.connection.set_trace_callback(None)
+    async with node_database(node) as own:
+        await own.connection.set_trace_callback(traced.append)
+        totals = await directory.open_totals(own, Filters(), now)
+        await places.places(own, Filters(), now, limit=25)
+        await places.proposal_cells(own, Filters(), now, places.Grid(0.1, 0.1))
+        await own.connection.set_trace_callback(None)
     assert totals == {"need": 0, "offer": 0}
     for statement in [sql for sql in traced if "commons_proposals" in sql]:
         assert "INDEXED BY commons_proposals_by_end" in statement
