@@ -16,6 +16,7 @@ from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.inbox import InboxContext, InboxWorker, storing
 from federation.policy import PolicyView
+from node.commons.backfill import Backfill
 from node.commons.core import Commons
 from node.config import NodeConfig
 from node.services import hubs as hub_service
@@ -75,6 +76,7 @@ class Runtime:
     delivery_worker: DeliveryWorker
     feed_readers: tuple[FeedReader, ...]  # what a command lets catch up before it ends (the commons waits for serve)
     commons: Commons
+    backfill: Backfill  # reads a newly followed actor's needs, offers and outbox into the commons (while serving)
 
     async def instance_signer(self) -> Signer:
         """The instance actor's signer: it signs the node's own fetches."""
@@ -111,7 +113,8 @@ def build(config: NodeConfig, db: Database, *, signing_process: bool = False) ->
         publisher=publisher, proposals=ProposalService(publisher, cpv=cpv), hubs=hubs, inbound=inbound,
         inbox=inbox, inbox_worker=inbox_worker, delivery_worker=delivery_worker,
         feed_readers=(FeedReader(db, hub_service.FEED_READER, hubs.on_changes),),
-        commons=Commons(config, db, urls, cpv))
+        commons=Commons(config, db, urls, cpv),
+        backfill=Backfill(db, client, inbound, instance_signer))
 
 
 @asynccontextmanager
@@ -135,8 +138,8 @@ async def opened(config: NodeConfig) -> AsyncIterator[Runtime]:
 @asynccontextmanager
 async def serving(config: NodeConfig) -> AsyncIterator[Runtime]:
     """The node serving: its instance actor made if new, the client started, and the inbox and delivery workers,
-    the expiry of our proposals, the feed readers and the watcher of other processes' writes running until the
-    block ends. One node serves a data directory: AlreadyServing if another process does."""
+    the expiry of our proposals, the feed readers, the commons' gatherer and backfill and the watcher of other
+    processes' writes running until the block ends. One node serves a data directory: AlreadyServing if another process does."""
     with serve_lock(config.data_dir):
         async with _serving(config) as runtime:
             yield runtime
@@ -151,7 +154,7 @@ async def _serving(config: NodeConfig) -> AsyncIterator[Runtime]:
         await runtime.client.start()
         tasks = [asyncio.ensure_future(job) for job in (
             runtime.inbox_worker.run(), runtime.delivery_worker.run(), _watch_other_processes(runtime),
-            expire_when_due(runtime.proposals), runtime.commons.gatherer.run(),
+            expire_when_due(runtime.proposals), runtime.commons.gatherer.run(), runtime.backfill.run(),
             *(reader.run() for reader in runtime.feed_readers))]
         try:
             yield runtime
