@@ -15,8 +15,12 @@ from aiohttp import web
 from federation.client import FederationClient, SignatureScheme, Signer  # SignatureScheme: as the client has it
 from federation.keys import KeyPair, generate_key_pair
 from vocab.cpv import CpvList
-from vocab.proposal import build
 from vocab.proposal_document import Publication, proposal_as2
+
+try:  # the builder's module since vocab.proposal was split
+    from vocab.proposal_builder import build
+except ImportError:
+    from vocab.proposal import build
 
 AS2 = "https://www.w3.org/ns/activitystreams"
 ACTIVITY_JSON = "application/activity+json"

@@ -153,6 +153,7 @@ async def test_a_peers_offer_whose_end_passes_shows_expired_and_loses_its_matche
 
     clock.now += 3 * 86400  # its end has passed, and the peer said nothing
     assert await gatherer.expire_due() == 1
+    await gatherer.catch_up()  # and whatever ranking waits
     assert (await index.proposal(node.db, offer["id"]))["status"] == "expired"
     assert await node.db.scalar("SELECT COUNT(*) FROM matches") == 0
     assert await store_statuses(node) == ["expired", "open"]
