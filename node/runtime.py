@@ -16,6 +16,7 @@ from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.inbox import InboxContext, InboxWorker, storing
 from federation.policy import PolicyView
+from node.commons.backfill import Backfill
 from node.commons.core import Commons
 from node.commons.notify import Notifier
 from node.commons.notify_dm import DirectMessages
@@ -80,6 +81,7 @@ class Runtime:
     feed_readers: tuple[FeedReader, ...]  # what a command lets catch up before it ends (the commons waits for serve)
     commons: Commons
     notifier: Notifier  # tells our organisations of new matches (runs while the node serves)
+    backfill: Backfill  # reads a newly followed actor's needs, offers and outbox into the commons (while serving)
 
     async def instance_signer(self) -> Signer:
         """The instance actor's signer: it signs the node's own fetches."""
@@ -118,7 +120,8 @@ def build(config: NodeConfig, db: Database, *, signing_process: bool = False) ->
         feed_readers=(FeedReader(db, hub_service.FEED_READER, hubs.on_changes),),
         commons=Commons(config, db, urls, cpv),
         notifier=Notifier(config, db, urls, DirectMessages(config, db, urls, publisher, client, instance_signer,
-                                                           policy_view.is_allowed), Mailer(config.mail)))
+                                                           policy_view.is_allowed), Mailer(config.mail)),
+        backfill=Backfill(db, client, inbound, instance_signer))
 
 
 @asynccontextmanager
@@ -159,8 +162,9 @@ async def check_servable(config: NodeConfig) -> list[str]:
 @asynccontextmanager
 async def serving(config: NodeConfig) -> AsyncIterator[Runtime]:
     """The node serving: its instance actor made if new, the client started, and the inbox and delivery workers,
-    the expiry of our proposals, the feed readers, the notifier and the watcher of other processes' writes running
-    until the block ends. One node serves a data directory: AlreadyServing if another process does."""
+    the expiry of our proposals, the feed readers, the commons' gatherer, matcher and backfill, the notifier and the
+    watcher of other processes' writes running until the block ends. One node serves a data directory:
+    AlreadyServing if another process does."""
     with serve_lock(config.data_dir):
         async with _serving(config) as runtime:
             yield runtime
@@ -177,7 +181,7 @@ async def _serving(config: NodeConfig) -> AsyncIterator[Runtime]:
         tasks = [asyncio.ensure_future(job) for job in (
             runtime.inbox_worker.run(), runtime.delivery_worker.run(), _watch_other_processes(runtime),
             expire_when_due(runtime.proposals), runtime.commons.gatherer.run(), runtime.commons.matcher.run(),
-            runtime.notifier.run(),
+            runtime.notifier.run(), runtime.backfill.run(),
             *(reader.run() for reader in runtime.feed_readers))]
         try:
             yield runtime

@@ -134,14 +134,13 @@ async def test_block_stops_delivery_and_undo_block_lifts_it(handler):
     assert await handler.db.scalar("SELECT COUNT(*) FROM blocked_by") == 0
 
 
-async def test_move_is_recorded(handler):
-    await handler({"id": "https://social.example/m/1", "type": "Move", "actor": ANN, "object": ANN,
-                   "target": "https://new.example/users/ann"}, None)
-    assert tuple(await handler.db.fetch_one("SELECT actor_iri, target_iri FROM moves")) == (
-        ANN, "https://new.example/users/ann")
-    with pytest.raises(InvalidActivity):
-        await handler({"id": "https://social.example/m/2", "type": "Move", "actor": ANN,
-                       "object": "https://social.example/users/bob", "target": "https://x.example/u"}, None)
+async def test_a_move_of_another_actor_or_to_nowhere_is_refused(handler):
+    # A valid Move is followed to the new account, once it names the old one: tests/test_moves.py, with a real peer.
+    for number, moved, target in ((1, "https://social.example/users/bob", "https://x.example/u"), (2, ANN, None)):
+        with pytest.raises(InvalidActivity, match="a Move must move its own actor to a target"):
+            await handler({"id": f"https://social.example/m/{number}", "type": "Move", "actor": ANN,
+                           "object": moved, "target": target}, None)
+    assert await handler.db.scalar("SELECT COUNT(*) FROM moves") == 0
 
 
 async def test_unknown_types_are_ignored(handler):

@@ -1,16 +1,22 @@
 """Gathering the commons: our proposals and organisations enter the indexes and the RDF store from the change feed
 and the actors; an edit replaces, a withdrawal removes; a store that missed writes heals at start; a rebuild
-starts from nothing and ends where it was; unfollowing prunes what came only through the unfollowed."""
+starts from nothing and ends where it was; unfollowing prunes what came only through the unfollowed; a peer's
+proposal whose end passes shows as expired and loses its matches, when the running gatherer wakes for it."""
 
+import asyncio
 import json
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from backfill_peer import Peer
 from node import runtime
 from node.commons import embedded_store, index
-from node.commons.gatherer import FEED_READER
+from node.commons.gatherer import FEED_READER, Gatherer
+from node.commons.matcher import Matcher
 from node.store import proposals
-from nodes import create_node, preston_hub, preston_larder
+from nodes import Clock, create_node, eventually, preston_hub, preston_larder
 
 BASE = "http://127.0.0.1:8481"
 MEALS = dict(title="School meals for 40 pupils", cpv="55524000", quantity="40", unit="meal", ends="2099-03-31")
@@ -113,3 +119,62 @@ async def test_a_rebuild_ends_where_the_commons_was(node):
     before = await node.commons.status()
     assert await node.commons.gatherer.rebuild() == 2
     assert await node.commons.status() == before
+
+
+# ---------------------------------------------------------------- expiry
+
+STATUS = "SELECT ?status WHERE { GRAPH ?g { ?s <https://w3id.org/coop-commons/ns#status> ?status } } ORDER BY ?status"
+
+
+def bakers() -> Peer:
+    """A peer on kirklees.example whose documents the tests store as if fetched (never served)."""
+    peer = Peer(base_url="https://kirklees.example")
+    peer.add("bakers")
+    return peer
+
+
+async def store_statuses(node) -> list[str]:
+    answer = await node.commons.store.query(STATUS, ["application/sparql-results+json"], max_rows=100, timeout=10)
+    return [row["status"]["value"] for row in json.loads(answer.body)["results"]["bindings"]]
+
+
+async def test_a_peers_offer_whose_end_passes_shows_expired_and_loses_its_matches(node):
+    peer = bakers()
+    soon = (datetime.now(timezone.utc) + timedelta(days=4)).date().isoformat()
+    await node.proposals.add("preston_council", "need", {**MEALS, "ends": soon})  # windows alike: they match
+    offer = peer.proposal("bakers", 1, "offer", days_left=2, cpv="55520000", quantity="400", unit="meal",
+                          action="deliverService")
+    assert await node.inbound.keep_fetched(offer, peer.iri("bakers"))
+    clock = Clock(time.time())
+    gatherer = Gatherer(node.db, node.commons.store, node.urls, node.cpv, Matcher(node.db, clock=clock), clock=clock)
+    await gatherer.catch_up()
+    assert await node.db.scalar("SELECT COUNT(*) FROM matches WHERE offer_iri = ?", (offer["id"],)) == 1
+    assert await gatherer.expire_due() == 0
+
+    clock.now += 3 * 86400  # its end has passed, and the peer said nothing
+    assert await gatherer.expire_due() == 1
+    await gatherer.catch_up()  # and whatever ranking waits
+    assert (await index.proposal(node.db, offer["id"]))["status"] == "expired"
+    assert await node.db.scalar("SELECT COUNT(*) FROM matches") == 0
+    assert await store_statuses(node) == ["expired", "open"]
+    assert await gatherer.expire_due() == 0  # once
+
+
+async def test_the_running_gatherer_expires_a_proposal_when_its_end_passes(node):
+    peer = bakers()
+    ends = datetime.now(timezone.utc) + timedelta(seconds=2)
+    offer = peer.proposal("bakers", 2, "offer", ends=ends.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert await node.inbound.keep_fetched(offer, peer.iri("bakers"))
+    running = asyncio.ensure_future(node.commons.gatherer.run())
+    try:
+        await eventually(lambda: _status(node, offer["id"], "open"), message="the offer is gathered, open")
+        await eventually(lambda: _status(node, offer["id"], "expired"), timeout=10,
+                         message="the gatherer wakes when its end passes")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def _status(node, iri: str, status: str) -> bool:
+    row = await index.proposal(node.db, iri)
+    return row is not None and row["status"] == status

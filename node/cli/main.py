@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from node import runtime
-from node.cli import (federation_commands, hub_commands, moderation_commands, node_commands,
+from node.cli import (commons_commands, federation_commands, hub_commands, moderation_commands, node_commands,
                       notification_commands, proposal_commands, token_commands)
 from node.cli.common import USER_ERRORS
 from node.cli.profile_options import add_profile_options
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_commands.add_parsers(commands_parsers, data_option)
     proposal_commands.add_parsers(commands_parsers, data_option)
     notification_commands.add_parsers(commands_parsers, data_option)
+    commons_commands.add_parsers(commands_parsers, data_option)
     return parser
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Mapping
 
 from node.commons import index
-from node.commons.embedded_store import EmbeddedStore
+from node.commons.embedded_store import EmbeddedStore, read_only_counts
 from node.commons.gatherer import FEED_READER, Gatherer
 from node.commons.matcher import Matcher
 from node.commons.query_pool import QueryPool
@@ -74,10 +74,14 @@ class Commons:
         limits = self.config.commons
         return await self.store.query(query, accepted, max_rows=limits.max_rows, timeout=limits.query_timeout)
 
-    async def status(self) -> dict:
-        """What the commons holds and how far it has read the feed (for `commons status`)."""
+    async def status(self, *, beside_serving_node: bool = False) -> dict:
+        """What the commons holds and how far it has read the feed (for `commons status`). `beside_serving_node`:
+        another process serves the node, so an embedded store is only read (through a read-only view)."""
         counts = await index.counts(self.db)
-        graphs, triples = await self.store.counts()
+        if beside_serving_node and self.config.commons.store != "sparql":
+            graphs, triples = await read_only_counts(self.directory)
+        else:
+            graphs, triples = await self.store.counts()
         return {**counts, "graphs": graphs, "triples": triples,
                 "feed": {"read": await proposals.position(self.db, FEED_READER),
                          "last": await proposals.last_change(self.db)}}

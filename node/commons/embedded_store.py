@@ -79,11 +79,7 @@ class EmbeddedStore:
                 shutil.rmtree(path, ignore_errors=True)
 
     async def counts(self) -> tuple[int, int]:
-        def count() -> tuple[int, int]:
-            graphs = sum(1 for graph in self._store.named_graphs() if graph.value != STATE_GRAPH)
-            state = sum(1 for _ in self._store.quads_for_pattern(None, None, None, ox.NamedNode(STATE_GRAPH)))
-            return graphs, len(self._store) - state
-        return await asyncio.to_thread(count)
+        return await asyncio.to_thread(_counts, self._store)
 
     async def clear(self) -> None:
         await asyncio.to_thread(self._store.clear)
@@ -95,3 +91,25 @@ class EmbeddedStore:
         with contextlib.suppress(OSError):
             shutil.rmtree(self._directory / "snapshots", ignore_errors=True)
         del self._store
+
+
+def _counts(store: ox.Store) -> tuple[int, int]:
+    """(named graphs, triples) of the commons in a store, its own state left out."""
+    graphs = sum(1 for graph in store.named_graphs() if graph.value != STATE_GRAPH)
+    state = sum(1 for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(STATE_GRAPH)))
+    return graphs, len(store) - state
+
+
+async def read_only_counts(directory: Path) -> tuple[int, int]:
+    """`counts` of the store in `directory` while another process (the serving node) holds it open: read through
+    a read-only view; (0, 0) when there is no store yet. StoreUnavailable when it cannot be read."""
+    if not (directory / "store").exists():
+        return 0, 0
+
+    def count() -> tuple[int, int]:
+        return _counts(ox.Store.read_only(str(directory / "store")))
+
+    try:
+        return await asyncio.to_thread(count)
+    except OSError as error:
+        raise StoreUnavailable(f"cannot read the commons store in {directory}: {error}") from error

@@ -1,18 +1,21 @@
 """The gatherer: reads the proposals change feed and the actors into the commons (SQLite indexes and the RDF
-store); what it writes waits there for the matcher to rank it. The store records how far into the feed it has
-applied, so a node stopped between the two writes heals at start by reading the feed again from there."""
+store, a peer's proposal with its provenance); what it writes waits there for the matcher to rank it. The store
+records how far into the feed it has applied, so a node stopped between the two writes heals at start by reading
+the feed again from there. A proposal whose end date passes is gathered again then: it shows as expired and its
+matches go."""
 
 import asyncio
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
-from node.commons import index
+from node.commons import index, provenance
 from node.commons.index import IndexedOrganisation, IndexedProposal
 from node.commons.matcher import Matcher, side_record
 from node.commons.rdf_store import CommonsStore
-from node.services.feed_reader import FeedReader
+from node.services.feed_reader import FeedReader, until_committed
 from node.store import actors, proposals
 from node.store.database import Database
 from node.store.proposals import Change
@@ -32,6 +35,7 @@ FEED_READER = "commons"
 LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)  # stored proposals were checked when they arrived
 SETTLE_SECONDS = 0.02
 RETRY_SECONDS = 5.0
+EXPIRY_CHECK_SECONDS = 3600.0  # the longest the gatherer sleeps without looking for proposals whose end passed
 # The organisations of the commons: ours, whom our actors follow, and the authors of the proposals we keep.
 MEMBERS = (
     "SELECT 'local', username, CAST(revision AS TEXT) FROM actors WHERE deleted_at IS NULL AND username != ? "
@@ -70,20 +74,37 @@ class Gatherer:
         return read
 
     async def run(self) -> None:
-        """Heal, then gather after every commit (of this process, or noticed from another) until cancelled; the
-        matcher ranks beside it (Matcher.run), so that a burst of arrivals is answerable before it is ranked."""
+        """Heal, then gather after every commit (of this process, or noticed from another), and whenever the end
+        of an open proposal passes, until cancelled; the matcher ranks beside it (Matcher.run), so that a burst of
+        arrivals is answerable before it is ranked."""
         committed = self.db.commits.subscribe()
         await self.heal()
         while True:
             committed.clear()
             try:
                 await self.gather_all()
+                await self.expire_due()
+                wait = await self._until_next_end()
             except Exception:
                 log.exception("gathering the commons failed; retrying in %s s", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            await committed.wait()
+            await until_committed(committed, wait)
             await asyncio.sleep(SETTLE_SECONDS)
+
+    async def expire_due(self) -> int:
+        """Gather again the open proposals whose end date has passed (they show as expired, and their matches
+        go); how many."""
+        due = await index.open_ended_by(self.db, int(self._clock()))
+        if due:
+            await self.gather(due)
+        return len(due)
+
+    async def _until_next_end(self) -> float:
+        upcoming = await index.next_open_end(self.db)
+        if upcoming is None:
+            return EXPIRY_CHECK_SECONDS
+        return min(EXPIRY_CHECK_SECONDS, max(upcoming - self._clock() + 1, 1.0))
 
     async def rebuild(self) -> int:
         """Forget everything derived and gather it all again from the authoritative tables; proposals gathered."""
@@ -107,6 +128,8 @@ class Gatherer:
             return
         rows = {row["iri"]: row for row in await proposals.rows_with_documents(self.db, iris)}
         owners = await self._owners({row["actor_iri"] for row in rows.values()})
+        paths = await proposals.paths_of_many(self.db, [iri for iri, row in rows.items() if row["username"] is None])
+        now = datetime.fromtimestamp(self._clock(), timezone.utc)
         indexed, graphs = [], {}
         for iri in iris:
             row = rows.get(iri)
@@ -114,10 +137,13 @@ class Gatherer:
             if proposal is None:
                 graphs[iri] = ""
                 continue
+            if proposal.status == "open" and _ended(proposal, now):  # a peer's may not say so itself
+                proposal = replace(proposal, status="expired")
             owner = owners.get(row["actor_iri"])
             indexed.append(self._indexed(row, proposal, owner))
             graphs[iri] = proposal_ntriples(iri, proposal, row["actor_iri"], published=_moment(row["published_at"]),
-                                            updated=_moment(row["updated_at"]))
+                                            updated=_moment(row["updated_at"])) \
+                + provenance.proposal_ntriples(iri, row["actor_iri"], paths.get(iri, []))
         gone = [iri for iri, triples in graphs.items() if not triples]
         async with self.db.transaction() as connection:
             await index.drop_proposals_in(connection, gone)
@@ -224,6 +250,11 @@ def _proposal_of(row, cpv: CpvList) -> Proposal | None:
     except (ProposalError, ValueError, TypeError) as error:
         log.warning("leaving %s out of the commons: %s", row["iri"], error)
         return None
+
+
+def _ended(proposal: Proposal, now: datetime) -> bool:
+    end = proposal.ends or proposal.due
+    return end is not None and end <= now
 
 
 def _moment(seconds: int | None) -> datetime | None:

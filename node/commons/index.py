@@ -140,6 +140,17 @@ async def proposals_of(db: Database, actor_iri: str) -> list[str]:
         "SELECT iri FROM commons_proposals WHERE actor_iri = ? ORDER BY iri", (actor_iri,))]
 
 
+async def open_ended_by(db: Database, now: int) -> list[str]:
+    """The proposals still open in the commons whose end date is `now` or earlier."""
+    return [row[0] for row in await db.fetch_all(
+        "SELECT iri FROM commons_proposals WHERE status = 'open' AND ends_at <= ? ORDER BY ends_at, iri", (now,))]
+
+
+async def next_open_end(db: Database) -> int | None:
+    """When the next open proposal of the commons ends."""
+    return await db.scalar("SELECT MIN(ends_at) FROM commons_proposals WHERE status = 'open'")
+
+
 async def counts(db: Database) -> dict[str, int]:
     """How much the commons holds, for `commons status` and the metrics."""
     organisations = await db.scalar("SELECT COUNT(*) FROM commons_organisations")

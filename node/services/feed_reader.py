@@ -2,6 +2,7 @@
 says something was committed, and saves its position after each batch it handled."""
 
 import asyncio
+import contextlib
 import logging
 from typing import Awaitable, Callable
 
@@ -55,3 +56,11 @@ class FeedReader:
                 continue
             await self._committed.wait()
             await asyncio.sleep(SETTLE_SECONDS)
+
+
+async def until_committed(committed: asyncio.Event, seconds: float) -> None:
+    """Wait until `committed` is set or `seconds` pass. (asyncio.wait_for would do, but on Python 3.11 it can
+    swallow a cancellation that comes just as the event is set, and a stopping node would then wait on.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await committed.wait()

@@ -13,6 +13,7 @@ from federation.fetch_errors import FetchError
 from federation.inbox import InvalidActivity
 from node.store import actors, follows, objects, proposals
 from node.store.database import Database
+from node.services.moves import Moves
 from node.services.publisher import Publisher
 from node.urls import Urls
 from vocab import proposal_ingest
@@ -22,6 +23,7 @@ from vocab.proposal import ProposalError
 
 log = logging.getLogger(__name__)
 
+LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
 KEPT_OBJECT_TYPES = {"Note", "Article", "Page", "Question", "Event", "Proposal", "Intent"}
 
 
@@ -36,6 +38,7 @@ class InboundHandler:
         self.instance_signer = instance_signer
         self._clock = clock
         self.cpv = cpv or CpvList.bundled()
+        self.moves = Moves(publisher, client, instance_signer, clock)
         self._handlers = {
             "Follow": self.follow, "Undo": self.undo, "Accept": self.accept, "Reject": self.reject,
             "Create": self.create_or_update, "Update": self.create_or_update, "Delete": self.delete,
@@ -143,9 +146,7 @@ class InboundHandler:
                                       now=self._now())
             return
         if looks_like_proposal(document):
-            if ids_of(document.get("attributedTo")) not in ([], [actor_iri]):
-                raise InvalidActivity(f"attributedTo: {id_of(document)} is attributed to another actor than its "
-                                      "sender")
+            _require_attributed_to(document, actor_iri)
             await self._keep_proposal(document, actor_iri, activity, via_iri=actor_iri)
             return
         if not KEPT_OBJECT_TYPES.intersection(kinds):
@@ -157,16 +158,32 @@ class InboundHandler:
         kind = "proposal" if "Proposal" in kinds else kinds[0].lower()
         await objects.save_remote(self.db, iri=id_of(document), kind=kind, document=document, now=self._now())
 
-    async def _keep_proposal(self, document: dict, author_iri: str, activity: dict | None, *, via_iri: str) -> bool:
+    async def keep_fetched(self, document: dict, author_iri: str, *, current_only: bool = False) -> bool:
+        """A need or offer of `author_iri` read from its origin rather than sent (a backfill of a followed actor's
+        collections and outbox): kept as if its author had sent it, but with no activity, so that our hubs do
+        not re-share it. `current_only`: one no longer open (closed, or its end passed) is left alone, unless we
+        keep a copy of it. True when stored; False when left alone, or when our copy is newer or was withdrawn.
+        InvalidActivity says what is wrong with it."""
+        if origin_of(id_of(document) or "") != origin_of(author_iri):
+            raise InvalidActivity(f"{id_of(document)} is not on the origin of {author_iri}")
+        _require_attributed_to(document, author_iri)
+        return await self._keep_proposal(document, author_iri, None, via_iri=author_iri, current_only=current_only)
+
+    async def _keep_proposal(self, document: dict, author_iri: str, activity: dict | None, *, via_iri: str,
+                             current_only: bool = False) -> bool:
         """Read, validate and store a peer's need or offer that `activity` brought (its author's Create or Update,
         or a hub's Announce) through `via_iri` (the author, or the hub), with its index row; False when our copy
-        is newer or was withdrawn (nothing changes then). InvalidActivity names each bad field."""
+        is newer or was withdrawn (nothing changes then), or, `current_only`, when it is no longer open.
+        InvalidActivity names each bad field."""
         iri = id_of(document)
         now = self._now()
-        try:
-            proposal, normal = proposal_ingest.read(document, self.cpv, now=datetime.fromtimestamp(now, timezone.utc))
+        moment = datetime.fromtimestamp(now, timezone.utc)
+        try:  # current_only: read as of long ago, so that a past end date leaves it alone instead of refusing it
+            proposal, normal = proposal_ingest.read(document, self.cpv, now=LONG_AGO if current_only else moment)
         except ProposalError as error:
             raise InvalidActivity(f"{iri} is not a valid need or offer: {error}") from None
+        if current_only and not proposal.is_open(moment) and await proposals.get(self.db, iri) is None:
+            return False  # a copy we keep is brought up to date all the same
         normal = {**normal, "id": iri, "attributedTo": author_iri}
         published = _seconds(normal.get("published")) or now
         row = proposals.index_row(proposal, iri=iri, username=None, actor_iri=author_iri, cpv=self.cpv,
@@ -221,7 +238,7 @@ class InboundHandler:
         record = {key: activity[key] for key in ("id", "type", "actor", "published", "to", "cc") if key in activity}
         record["object"] = shared
         await objects.save_remote(self.db, iri=activity["id"], kind="announce", document=record, now=self._now())
-        changed = _named_by_activity(activity.get("object"))
+        changed = named_by_activity(activity.get("object"))
         if changed is not None:
             if await self._worth_refetching(changed, actor_iri):
                 await self._keep_shared(changed, activity, may_be_activity=False)
@@ -260,7 +277,7 @@ class InboundHandler:
             if error.status is not None and 400 <= error.status < 500:
                 raise InvalidActivity(f"cannot fetch the shared {shared}: {error.reason}") from None
             raise
-        changed = _named_by_activity(document)
+        changed = named_by_activity(document)
         if changed is not None:  # an announced activity: what it names is fetched from the same origin
             if may_be_activity and origin_of(changed) == origin_of(shared) != origin_of(self.urls.base):
                 await self._keep_shared(changed, announce, may_be_activity=False)
@@ -310,7 +327,12 @@ class InboundHandler:
         target = id_of(activity.get("target"))
         if id_of(activity.get("object")) != actor_iri or not target:
             raise InvalidActivity("a Move must move its own actor to a target")
-        await follows.record_move(self.db, actor_iri, target, activity["id"], self._now())
+        await self.moves.moved(actor_iri, target, activity["id"])
+
+
+def _require_attributed_to(document: dict, actor_iri: str) -> None:
+    if ids_of(document.get("attributedTo")) not in ([], [actor_iri]):
+        raise InvalidActivity(f"attributedTo: {id_of(document)} is attributed to another actor than {actor_iri}")
 
 
 def looks_like_proposal(document: dict) -> bool:
@@ -324,7 +346,7 @@ def looks_like_proposal(document: dict) -> bool:
         return proposal_ingest.is_proposal(document)
 
 
-def _named_by_activity(value: object) -> str | None:
+def named_by_activity(value: object) -> str | None:
     """The id of the object a Create or Update activity names (inline or by id), else None."""
     if not isinstance(value, dict) or not {"Create", "Update"}.intersection(types_of(value)):
         return None

@@ -112,6 +112,14 @@ async def is_followed_in(connection, actor_iri: str) -> bool:
     return bool(rows)
 
 
+async def usernames_following(db: Database, actor_iri: str) -> list[str]:
+    """Our actors that follow (or asked to follow) the actor."""
+    rows = await db.fetch_all(
+        "SELECT username FROM following WHERE actor_iri = ? AND state IN ('requested', 'accepted') ORDER BY username",
+        (actor_iri,))
+    return [row[0] for row in rows]
+
+
 async def following_by_follow_id(db: Database, follow_id: str):
     return await db.fetch_one("SELECT username, actor_iri, state FROM following WHERE follow_id = ?", (follow_id,))
 

@@ -104,9 +104,8 @@ async def save_peer(db: Database, row: IndexRow, document: dict, *, activity: di
         if stored:
             await connection.execute(SAVE, row)
             await _append_in(connection, [(row.iri, "put", row.actor_iri, *_named(activity), now)])
-        await connection.execute(
-            "INSERT INTO proposal_paths (iri, via_iri, fetched_at) SELECT iri, ?, ? FROM proposals WHERE iri = ? "
-            "ON CONFLICT(iri, via_iri) DO UPDATE SET fetched_at = excluded.fetched_at", (via_iri, now, row.iri))
+        if await _add_path_in(connection, row.iri, via_iri, now) and not stored:  # its provenance changed
+            await _append_in(connection, [(row.iri, "put", row.actor_iri, None, None, now)])
     return stored
 
 
@@ -124,25 +123,43 @@ async def withdraw_peer(db: Database, iri: str, *, activity: dict | None, now: i
 
 
 async def add_path(db: Database, iri: str, *, via_iri: str, now: int) -> None:
-    """A peer's proposal we keep also reached us through `via_iri` (a hub re-shared it)."""
-    await db.write(
-        "INSERT INTO proposal_paths (iri, via_iri, fetched_at) SELECT iri, ?, ? FROM proposals "
-        "WHERE iri = ? AND username IS NULL ON CONFLICT(iri, via_iri) DO UPDATE SET fetched_at = excluded.fetched_at",
-        (via_iri, now, iri))
+    """A peer's proposal we keep also reached us through `via_iri` (a hub re-shared it); a new path is a change
+    (of its provenance) in the feed."""
+    async with db.transaction() as connection:
+        rows = await connection.execute_fetchall(
+            "SELECT actor_iri FROM proposals WHERE iri = ? AND username IS NULL", (iri,))
+        if rows and await _add_path_in(connection, iri, via_iri, now):
+            await _append_in(connection, [(iri, "put", rows[0][0], None, None, now)])
+
+
+async def _add_path_in(connection, iri: str, via_iri: str, now: int) -> bool:
+    """Record (or refresh) a path of a proposal in the index; True when the path is new."""
+    known = await connection.execute_fetchall(
+        "SELECT 1 FROM proposal_paths WHERE iri = ? AND via_iri = ?", (iri, via_iri))
+    cursor = await connection.execute(
+        "INSERT INTO proposal_paths (iri, via_iri, fetched_at) SELECT iri, ?, ? FROM proposals WHERE iri = ? "
+        "ON CONFLICT(iri, via_iri) DO UPDATE SET fetched_at = excluded.fetched_at", (via_iri, now, iri))
+    return not known and cursor.rowcount == 1
 
 
 async def prune_via_in(connection, via_iri: str, *, now: int) -> list[str]:
     """We no longer follow `via_iri`: every path through it goes, and each peer's proposal left without a path
-    leaves the index (its copy stays, unwithdrawn: following again brings it back). The IRIs that left."""
+    leaves the index (its copy stays, unwithdrawn: following again brings it back); one that stays by another path
+    has its provenance changed (a 'put' in the feed). The IRIs that left."""
     rows = await connection.execute_fetchall(
         "DELETE FROM proposal_paths WHERE via_iri = ? RETURNING iri", (via_iri,))
     left = []
     for (iri,) in rows:
-        orphan = await connection.execute_fetchall(
-            "SELECT p.actor_iri FROM proposals p WHERE p.iri = ? AND p.username IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM proposal_paths WHERE iri = p.iri)", (iri,))
-        if orphan:
-            await _forget_in(connection, iri, orphan[0][0], None, now)
+        kept = await connection.execute_fetchall(
+            "SELECT p.actor_iri, EXISTS (SELECT 1 FROM proposal_paths WHERE iri = p.iri) FROM proposals p "
+            "WHERE p.iri = ? AND p.username IS NULL", (iri,))
+        if not kept:
+            continue
+        actor_iri, other_paths = kept[0]
+        if other_paths:
+            await _append_in(connection, [(iri, "put", actor_iri, None, None, now)])
+        else:
+            await _forget_in(connection, iri, actor_iri, None, now)
             left.append(iri)
     return left
 
@@ -151,6 +168,18 @@ async def paths_of(db: Database, iri: str) -> list:
     """(via IRI, fetched at) of each way a peer's proposal reached us: its provenance."""
     return await db.fetch_all("SELECT via_iri, fetched_at FROM proposal_paths WHERE iri = ? ORDER BY fetched_at",
                               (iri,))
+
+
+async def paths_of_many(db: Database, iris: list[str]) -> dict[str, list[tuple[str, int]]]:
+    """paths_of for many proposals at once: IRI → [(via IRI, fetched at), …], oldest first."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for start in range(0, len(iris), 500):
+        chunk = iris[start:start + 500]
+        for iri, via_iri, fetched_at in await db.fetch_all(
+                f"SELECT iri, via_iri, fetched_at FROM proposal_paths WHERE iri IN ({', '.join('?' * len(chunk))}) "
+                "ORDER BY fetched_at, via_iri", chunk):
+            found.setdefault(iri, []).append((via_iri, fetched_at))
+    return found
 
 
 async def _forget_in(connection, iri: str, actor_iri: str, activity: dict | None, now: int) -> None:
