@@ -1,13 +1,9 @@
-"""What the database records of the node it belongs to: the domain its ids were minted with (table node_identity,
-one row per name, owned and made here), so that a domain changed in node.toml is refused instead of splitting the
-node between two domains."""
+"""What the database records of the node it belongs to: the domain its ids were minted with (owns node_identity), so
+that a domain changed in node.toml is refused instead of splitting the node between two domains."""
 
 from node.store.database import Database
 
 DOMAIN = "domain"
-# Made by this module rather than a numbered migration: the table is independent of every other, and creating it
-# when missing also covers databases made before it existed.
-SCHEMA = "CREATE TABLE IF NOT EXISTS node_identity (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
 class DomainChanged(Exception):
@@ -15,8 +11,7 @@ class DomainChanged(Exception):
 
 
 async def recorded_domain(db: Database) -> str | None:
-    exists = await db.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'node_identity'")
-    return await db.scalar("SELECT value FROM node_identity WHERE name = ?", (DOMAIN,)) if exists else None
+    return await db.scalar("SELECT value FROM node_identity WHERE name = ?", (DOMAIN,))
 
 
 async def check_domain(db: Database, domain: str) -> None:
@@ -25,10 +20,7 @@ async def check_domain(db: Database, domain: str) -> None:
     recorded = await recorded_domain(db)
     if recorded is None:
         if not db.read_only:
-            async with db.transaction() as connection:
-                await connection.execute(SCHEMA)
-                await connection.execute("INSERT OR IGNORE INTO node_identity (name, value) VALUES (?, ?)",
-                                         (DOMAIN, domain))
+            await db.write("INSERT OR IGNORE INTO node_identity (name, value) VALUES (?, ?)", (DOMAIN, domain))
         return
     if recorded != domain:
         raise DomainChanged(
