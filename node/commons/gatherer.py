@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 FEED_READER = "commons"
 LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)  # stored proposals were checked when they arrived
-SETTLE_SECONDS = 0.02
+SETTLE_SECONDS = 0.25  # changes that come within this are gathered together (fewer, larger transactions)
 RETRY_SECONDS = 5.0
 EXPIRY_CHECK_SECONDS = 3600.0  # the longest the gatherer sleeps without looking for proposals whose end passed
 # The organisations of the commons: ours, whom our actors follow, and the authors of the proposals we keep.

@@ -19,7 +19,7 @@ from vocab.proposal import Measure, Proposal
 log = logging.getLogger(__name__)
 
 BATCH = 200  # proposals ranked per transaction
-SETTLE_SECONDS = 0.05
+SETTLE_SECONDS = 0.25  # ranked together: fewer, larger transactions
 RETRY_SECONDS = 5.0
 PAIRS_PER_PROPOSAL = 100  # a proposal in a crowded place and trade keeps its best pairs only
 MIN_SCORE = 0.2
